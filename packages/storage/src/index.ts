@@ -1,0 +1,2 @@
+import { placeholder } from '@streambus/record';
+export const storagePlaceholder = placeholder + 1;
