@@ -4,6 +4,8 @@
 // storage → record (types only); raft → nothing of ours. No package imports an app.
 const pkg = (name) => `^(packages/${name}/|node_modules/@streambus/${name}/)`;
 const ours = (names) => `^(packages|node_modules/@streambus)/(${names.join('|')})/`;
+// Tests, test helpers and benchmarks may use the test kit and anything below them.
+const testCode = '(\\.test\\.ts$|^packages/[^/]+/(test|bench)/)';
 const ALL = ['record', 'storage', 'raft', 'metadata', 'protocol', 'client', 'testkit', 'sdk-go'];
 const allowed = {
   record: [],
@@ -19,7 +21,7 @@ const packageRules = Object.entries(allowed).map(([from, may]) => ({
   name: `${from}-imports-only-${may.length ? may.join('-') : 'nothing-of-ours'}`,
   comment: `packages/${from} may import only: ${may.length ? may.join(', ') : 'nothing of ours'} (DESIGN.md §1)`,
   severity: 'error',
-  from: { path: pkg(from), pathNot: '\\.test\\.ts$' },
+  from: { path: pkg(from), pathNot: testCode },
   to: { path: ours(ALL.filter((n) => n !== from && !may.includes(n))) },
 }));
 
