@@ -1,0 +1,387 @@
+import { type RaftConfig, makeRaftConfig } from './config.js';
+import { RaftError, assert, notLeader } from './errors.js';
+import { LevelStorage } from './level-storage.js';
+import { Raft, type RaftStatus } from './raft.js';
+import { type Transport } from './transport.js';
+import { type ConfChange, type Entry, type Message, type Ready, EntryType, StateRole, decodeConfChange } from './types.js';
+
+/** The user's replicated state machine. apply() runs in log order, once per committed entry. */
+export interface StateMachine {
+  apply(data: Uint8Array, index: number): void;
+  /** Serializes the state as of the last applied entry (used for compaction and catch-up). */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot's. */
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftNodeOptions {
+  readonly id: number;
+  /** Directory of the level database holding the Raft log and hard state. */
+  readonly dir: string;
+  /** Membership used only when the database is new. */
+  readonly voters: readonly number[];
+  readonly learners?: readonly number[];
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine;
+  /** Core settings; defaults from DEFAULT_RAFT_CONFIG. */
+  readonly raft?: Partial<Omit<RaftConfig, 'id'>>;
+  /** Wall-clock length of one tick. */
+  readonly tickMs?: number;
+  /** Compact the log after this many entries applied since the last snapshot. */
+  readonly snapshotEntriesMax?: number;
+  /** Most proposals coalesced into one append. */
+  readonly proposalBatchMax?: number;
+  /** Proposals queued but not yet handed to the core; beyond this propose() refuses. */
+  readonly proposalQueueMax?: number;
+  /** fsync every write (turning it off is for tests only: it voids durability). */
+  readonly sync?: boolean;
+  /** Called after a conf change entry is applied. */
+  readonly onConfChange?: (cc: ConfChange, index: number) => void;
+  /** Called when the known leader changes. */
+  readonly onLeaderChange?: (leaderId: number, term: number) => void;
+  /** Called when the node fails (storage error, broken invariant); it is stopped already. */
+  readonly onFatal?: (err: RaftError) => void;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  resolve(v: { index: number; term: number }): void;
+  reject(e: RaftError): void;
+}
+
+interface QueuedProposal {
+  readonly data: Uint8Array;
+  resolve(v: { index: number; term: number }): void;
+  reject(e: RaftError): void;
+}
+
+interface PendingRead {
+  index: number | undefined;
+  resolve(index: number): void;
+  reject(e: RaftError): void;
+}
+
+/**
+ * Runs a Raft core for real: level storage (fsynced before messages leave), a transport,
+ * a ticker, proposal batching, snapshots and compaction. One Ready is in flight at a time;
+ * proposals arriving meanwhile are coalesced into the next append, so a burst of proposals
+ * costs about one fsync per node.
+ */
+export class RaftNode {
+  private readonly raft: Raft;
+  private readonly storage: LevelStorage;
+  private readonly opts: RaftNodeOptions;
+  private readonly snapshotEntriesMax: number;
+  private readonly proposalBatchMax: number;
+  private readonly proposalQueueMax: number;
+  private ticker: NodeJS.Timeout | undefined;
+  private queue: QueuedProposal[] = [];
+  private readonly pending = new Map<number, PendingProposal>();
+  private readonly reads = new Map<number, PendingRead>();
+  private readSeq = 0;
+  private running = false;
+  private scheduled = false;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private applied = 0;
+  private snapshotIndex = 0;
+  private leaderId = 0;
+  private fatal: RaftError | undefined;
+  private leaderWaiters: { want: number; resolve(): void; reject(e: RaftError): void; timer: NodeJS.Timeout }[] = [];
+
+  private constructor(opts: RaftNodeOptions, storage: LevelStorage, raft: Raft) {
+    this.opts = opts;
+    this.storage = storage;
+    this.raft = raft;
+    this.snapshotEntriesMax = opts.snapshotEntriesMax ?? 10_000;
+    this.proposalBatchMax = opts.proposalBatchMax ?? 4096;
+    this.proposalQueueMax = opts.proposalQueueMax ?? 65_536;
+    const snap = storage.cache.snapshot();
+    this.snapshotIndex = snap.metadata.index;
+    this.applied = snap.metadata.index;
+  }
+
+  static async start(opts: RaftNodeOptions): Promise<RaftNode> {
+    const storage = await LevelStorage.open(opts.dir, { voters: [...opts.voters], learners: [...(opts.learners ?? [])] }, { sync: opts.sync ?? true });
+    let raft: Raft;
+    try {
+      raft = new Raft(makeRaftConfig({ ...opts.raft, id: opts.id }), storage.cache);
+      const snap = storage.cache.snapshot();
+      if (snap.metadata.index > 0) opts.stateMachine.restore(snap.data);
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+    const node = new RaftNode(opts, storage, raft);
+    opts.transport.onMessage((m) => node.receive(m));
+    node.ticker = setInterval(() => node.onTick(), opts.tickMs ?? 100);
+    node.kick();
+    return node;
+  }
+
+  /** Resolves once `data` is committed and applied here; NOT_LEADER (with leaderId) elsewhere. */
+  propose(data: Uint8Array): Promise<{ index: number; term: number }> {
+    const err = this.checkProposable();
+    if (err !== undefined) return Promise.reject(err);
+    if (this.queue.length >= this.proposalQueueMax) {
+      return Promise.reject(new RaftError('PROPOSAL_DROPPED', `proposal queue full (proposalQueueMax ${this.proposalQueueMax})`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ data, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves with an index such that reads of the local state are linearizable once it returns. */
+  readIndex(): Promise<number> {
+    const err = this.checkProposable();
+    if (err !== undefined) return Promise.reject(err);
+    const id = ++this.readSeq;
+    return new Promise((resolve, reject) => {
+      this.reads.set(id, { index: undefined, resolve, reject });
+      try {
+        this.raft.readIndex(id);
+      } catch (e) {
+        this.reads.delete(id);
+        reject(e as RaftError);
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  /** Proposes one membership change; resolves when it is applied here. */
+  changeMembership(cc: ConfChange): Promise<{ index: number; term: number }> {
+    const err = this.checkProposable();
+    if (err !== undefined) return Promise.reject(err);
+    return new Promise((resolve, reject) => {
+      try {
+        const r = this.raft.proposeConfChange(cc);
+        this.pending.set(r.index, { term: r.term, resolve, reject });
+      } catch (e) {
+        reject(e as RaftError);
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  /** Asks the leader to hand over to `to`; resolves when this node sees `to` lead. */
+  transferLeadership(to: number, timeoutMs?: number): Promise<void> {
+    const err = this.checkProposable();
+    if (err !== undefined) return Promise.reject(err);
+    const cfg = makeRaftConfig({ ...this.opts.raft, id: this.opts.id });
+    const limit = timeoutMs ?? cfg.electionTimeoutTicks * 2 * (this.opts.tickMs ?? 100);
+    return new Promise((resolve, reject) => {
+      try {
+        this.raft.transferLeadership(to);
+      } catch (e) {
+        reject(e as RaftError);
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w.timer !== timer);
+        reject(new RaftError('UNAVAILABLE', `leadership did not move to ${to} within ${limit} ms`));
+      }, limit);
+      this.leaderWaiters.push({ want: to, resolve, reject, timer });
+      this.kick();
+    });
+  }
+
+  /** Starts an election now (tests and operator tooling). */
+  campaign(): void {
+    this.raft.campaign();
+    this.kick();
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  get id(): number {
+    return this.opts.id;
+  }
+
+  isLeader(): boolean {
+    return this.raft.role === StateRole.Leader;
+  }
+
+  /** Stops ticking and processing, closes the database and fails pending work with STOPPED. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    await this.loopDone;
+    this.failAll(this.fatal ?? new RaftError('STOPPED', 'raft node stopped'));
+    await this.storage.close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkProposable(): RaftError | undefined {
+    if (this.stopped) return this.fatal ?? new RaftError('STOPPED', 'raft node stopped');
+    if (this.raft.role !== StateRole.Leader) return notLeader(this.raft.leaderId);
+    return undefined;
+  }
+
+  private receive(m: Message): void {
+    if (this.stopped) return;
+    this.guard(() => this.raft.step(m));
+    this.kick();
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.guard(() => this.raft.tick());
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: proposals and messages arriving in this turn join the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.loopDone = this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      for (;;) {
+        this.flushProposals();
+        if (this.stopped || !this.raft.hasReady()) break;
+        const rd = this.raft.ready();
+        await this.storage.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
+        if (this.stopped) return;
+        this.opts.transport.send(rd.messages);
+        this.apply(rd);
+        this.raft.advance(rd);
+        await this.maybeCompact();
+      }
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.running = false;
+    }
+    if (!this.stopped && (this.queue.length > 0 || this.raft.hasReady())) this.kick();
+  }
+
+  private flushProposals(): void {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.proposalBatchMax);
+      try {
+        const results = this.raft.proposeBatch(batch.map((p) => p.data));
+        for (let i = 0; i < batch.length; i++) {
+          const r = results[i]!;
+          const p = batch[i]!;
+          this.pending.set(r.index, { term: r.term, resolve: p.resolve, reject: p.reject });
+        }
+      } catch (e) {
+        const err = e instanceof RaftError ? e : new RaftError('INVARIANT', 'propose failed', { cause: e });
+        for (const p of batch) p.reject(err);
+      }
+    }
+  }
+
+  private apply(rd: Ready): void {
+    if (rd.softState !== undefined) this.onSoftState(rd.softState.leaderId, rd.softState.role);
+    if (rd.snapshot !== undefined) {
+      this.opts.stateMachine.restore(rd.snapshot.data);
+      this.applied = rd.snapshot.metadata.index;
+      this.snapshotIndex = rd.snapshot.metadata.index;
+      // Proposals covered by a snapshot may or may not have been committed as proposed.
+      for (const [index, p] of this.pending) {
+        if (index <= this.applied) {
+          this.pending.delete(index);
+          p.reject(new RaftError('UNAVAILABLE', `outcome of proposal at ${index} unknown: replaced by a snapshot`));
+        }
+      }
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.requestId);
+      if (r !== undefined) r.index = rs.index;
+    }
+    for (const [id, r] of this.reads) {
+      if (r.index !== undefined && r.index <= this.applied) {
+        this.reads.delete(id);
+        r.resolve(r.index);
+      }
+    }
+  }
+
+  private applyEntry(e: Entry): void {
+    assert(e.index === this.applied + 1, `entries apply in order (${this.applied} then ${e.index})`);
+    this.applied = e.index;
+    if (e.type === EntryType.Normal) {
+      if (e.data.byteLength > 0) this.opts.stateMachine.apply(e.data, e.index);
+    } else {
+      const cc = decodeConfChange(e.data);
+      if (cc !== undefined) this.opts.onConfChange?.(cc, e.index);
+    }
+    const p = this.pending.get(e.index);
+    if (p === undefined) return;
+    this.pending.delete(e.index);
+    if (p.term === e.term) p.resolve({ index: e.index, term: e.term });
+    else p.reject(new RaftError('PROPOSAL_DROPPED', `proposal at ${e.index} was overwritten by term ${e.term}`));
+  }
+
+  private onSoftState(leaderId: number, role: StateRole): void {
+    if (role !== StateRole.Leader) {
+      for (const [id, r] of this.reads) {
+        this.reads.delete(id);
+        r.reject(notLeader(leaderId));
+      }
+    }
+    if (leaderId === this.leaderId) return;
+    this.leaderId = leaderId;
+    this.opts.onLeaderChange?.(leaderId, this.raft.term);
+    for (const w of this.leaderWaiters.filter((x) => x.want === leaderId)) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    this.leaderWaiters = this.leaderWaiters.filter((x) => x.want !== leaderId);
+  }
+
+  private async maybeCompact(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.snapshotEntriesMax) return;
+    const index = this.applied;
+    await this.storage.compact(index, this.raft.confState(), this.opts.stateMachine.snapshot());
+    this.snapshotIndex = index;
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): void {
+    // Fail-stop: after a storage error or a broken invariant nothing here can be trusted.
+    const err = e instanceof RaftError ? e : new RaftError('STORAGE', 'raft node failed', { cause: e });
+    if (this.fatal !== undefined) return;
+    this.fatal = err;
+    this.failAll(err);
+    this.opts.onFatal?.(err);
+    void this.stop().catch(() => undefined);
+  }
+
+  private failAll(err: RaftError): void {
+    for (const p of this.queue) p.reject(err);
+    this.queue = [];
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const r of this.reads.values()) r.reject(err);
+    this.reads.clear();
+    for (const w of this.leaderWaiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.leaderWaiters = [];
+  }
+}
