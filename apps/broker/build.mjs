@@ -5,6 +5,7 @@
 // Usage: node build.mjs [outdir]   (outdir defaults to dist; it must sit inside
 // apps/broker so Node finds the external dependencies in node_modules above it)
 import { build } from 'esbuild';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 

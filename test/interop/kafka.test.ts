@@ -87,7 +87,7 @@ async function buildJava(): Promise<void> {
   const lib = join(javaProject, 'target/lib');
   const sourcesMtime = Math.max(newestMtimeMs(join(javaProject, 'src')), newestMtimeMs(join(javaProject, 'pom.xml')));
   if (existsSync(marker) && existsSync(lib) && statSync(marker).mtimeMs >= sourcesMtime) return;
-  const args = ['-q', '-B', '-f', join(javaProject, 'pom.xml'), 'package'];
+  const args = ['-q', '-B', '-Dstyle.color=never', '-f', join(javaProject, 'pom.xml'), 'package'];
   try {
     await run('mvn', ['-o', ...args], { timeoutMs: buildTimeoutMs });
   } catch {

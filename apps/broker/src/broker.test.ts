@@ -112,7 +112,7 @@ describe('Broker with services', () => {
   it('on a failed start, stops what started, releases the data dir and reports the cause', async () => {
     const events: string[] = [];
     const cfg = config();
-    const broker = new Broker({ config: cfg, logger: silent, services: () => fakeServices(events, { failStart: 'replication' as string }) });
+    const broker = new Broker({ config: cfg, logger: silent, services: () => fakeServices(events, { failStart: 'replication' }) });
     const failing = new Broker({ config: cfg, logger: silent, services: () => fakeServices(events, { failStart: 'metadata' }) });
     await expect(failing.start()).rejects.toThrow(/metadata cannot start/);
     expect(events).toEqual(['start storage', 'start metadata', 'stop storage']);

@@ -85,7 +85,7 @@ export class OpsHttpServer {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { status: 'error', reason: `method ${req.method ?? ''} not allowed` });

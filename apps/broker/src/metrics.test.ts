@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createBrokerMetrics, MetricsRegistry, RuntimeMetrics } from './metrics.js';
@@ -198,5 +199,17 @@ describe('registry bounds and invariants', () => {
     for (let i = 0; i < 1000; i++) child.inc();
     c.inc({ topic: 'hot' });
     expect(find(parseExposition(registry.render()).samples, 'z_total', { topic: 'hot' })).toBe(1001);
+  });
+});
+
+describe('docs', () => {
+  it('docs/operations/observability.md documents every metric the broker registers', () => {
+    const doc = readFileSync(new URL('../../../docs/operations/observability.md', import.meta.url), 'utf8');
+    const registry = new MetricsRegistry({ labelSetsMax: 10 });
+    createBrokerMetrics(registry, { brokerId: 0, clusterId: 'c', rack: null, version: 'v' });
+    new RuntimeMetrics(registry);
+    const names = [...registry.render().matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(20);
+    for (const name of names) expect(doc).toContain(`| \`${name}\` |`);
   });
 });

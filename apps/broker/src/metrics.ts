@@ -32,7 +32,8 @@ abstract class Metric<L extends string, S> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly L[];
-  protected readonly series = new Map<string, { labels: readonly string[]; state: S }>();
+  // `prefixes` are the rendered `name{labels} ` of each line, built once per label set.
+  protected readonly series = new Map<string, { labels: readonly string[]; state: S; prefixes: readonly string[] }>();
 
   constructor(
     options: MetricOptions<L>,
@@ -49,6 +50,10 @@ abstract class Metric<L extends string, S> {
 
   protected abstract initialState(): S;
 
+  protected linePrefixes(values: readonly string[]): string[] {
+    return [`${this.name}${this.labelText(values)} `];
+  }
+
   /** The state of one label set, or undefined when the cardinality bound is reached. */
   protected stateFor(labels: LabelValues<L> | undefined): S | undefined {
     const values = this.labelNames.map((name) => {
@@ -64,7 +69,7 @@ abstract class Metric<L extends string, S> {
       return undefined;
     }
     const state = this.initialState();
-    this.series.set(key, { labels: values, state });
+    this.series.set(key, { labels: values, state, prefixes: this.linePrefixes(values) });
     return state;
   }
 
@@ -125,7 +130,7 @@ export class Counter<L extends string = never> extends Metric<L, ValueState> {
 
   render(out: string[]): void {
     this.header(out);
-    for (const { labels, state } of this.series.values()) out.push(`${this.name}${this.labelText(labels)} ${formatNumber(state.value)}`);
+    for (const { state, prefixes } of this.series.values()) out.push(`${prefixes[0] ?? ''}${formatNumber(state.value)}`);
   }
 }
 
@@ -164,7 +169,7 @@ export class Gauge<L extends string = never> extends Metric<L, ValueState> {
 
   render(out: string[]): void {
     this.header(out);
-    for (const { labels, state } of this.series.values()) out.push(`${this.name}${this.labelText(labels)} ${formatNumber(state.value)}`);
+    for (const { state, prefixes } of this.series.values()) out.push(`${prefixes[0] ?? ''}${formatNumber(state.value)}`);
   }
 }
 
@@ -189,6 +194,11 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramStat
       if (!((options.buckets[i] ?? NaN) > (options.buckets[i - 1] ?? NaN))) throw new Error(`histogram ${options.name} buckets must be strictly increasing`);
     }
     this.buckets = [...options.buckets];
+  }
+
+  protected override linePrefixes(values: readonly string[]): string[] {
+    const buckets = this.buckets.map((le) => `${this.name}_bucket${this.labelText(values, `le="${formatNumber(le)}"`)} `);
+    return [...buckets, `${this.name}_bucket${this.labelText(values, 'le="+Inf"')} `, `${this.name}_sum${this.labelText(values)} `, `${this.name}_count${this.labelText(values)} `];
   }
 
   protected initialState(): HistogramState {
@@ -216,15 +226,14 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramStat
 
   render(out: string[]): void {
     this.header(out);
-    for (const { labels, state } of this.series.values()) {
+    for (const { state, prefixes } of this.series.values()) {
       let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += state.counts[i] ?? 0;
-        out.push(`${this.name}_bucket${this.labelText(labels, `le="${formatNumber(this.buckets[i] ?? Infinity)}"`)} ${formatNumber(cumulative)}`);
+        out.push(`${prefixes[i] ?? ''}${formatNumber(cumulative)}`);
       }
-      out.push(`${this.name}_bucket${this.labelText(labels, 'le="+Inf"')} ${formatNumber(state.count)}`);
-      out.push(`${this.name}_sum${this.labelText(labels)} ${formatNumber(state.sum)}`);
-      out.push(`${this.name}_count${this.labelText(labels)} ${formatNumber(state.count)}`);
+      const n = this.buckets.length;
+      out.push(`${prefixes[n] ?? ''}${formatNumber(state.count)}`, `${prefixes[n + 1] ?? ''}${formatNumber(state.sum)}`, `${prefixes[n + 2] ?? ''}${formatNumber(state.count)}`);
     }
   }
 }
@@ -259,19 +268,20 @@ export class MetricsRegistry {
 
   constructor(options: RegistryOptions) {
     if (!(options.labelSetsMax >= 1)) throw new Error('labelSetsMax must be at least 1');
-    let droppedCounter: Counter<'metric'> | undefined;
+    const holder: { dropped?: Counter<'metric'> } = {};
     this.bounds = {
       labelSetsMax: options.labelSetsMax,
       onDropped: (metric) => {
         // The dropped counter has its own bound; its overflow is simply not counted.
-        if (metric !== droppedCounter?.name) droppedCounter?.inc({ metric });
+        if (metric !== holder.dropped?.name) holder.dropped?.inc({ metric });
       },
     };
-    droppedCounter = this.counter({
+    const droppedCounter = this.counter<'metric'>({
       name: 'streambus_metric_label_sets_dropped_total',
       help: 'Observations dropped because a metric reached its label set bound (--metric-label-sets-max).',
       labelNames: ['metric'],
     });
+    holder.dropped = droppedCounter;
     this.dropped = droppedCounter;
   }
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,8 +152,13 @@ describe('broker process (esbuild bundle)', () => {
   });
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-  it('starts from dist/main.js, serves /healthz and stops on SIGTERM', async () => {
-    const broker = await startBroker([join(outDir, 'main.js')], brokerArgs(tempDataDir()));
+  it('starts from dist/main.js with a YAML config file, serves /healthz and stops on SIGTERM', async () => {
+    const dataDir = tempDataDir();
+    const configFile = join(dirname(dataDir), 'broker.yaml');
+    // The file sets the http host; the flags from brokerArgs override its port.
+    writeFileSync(configFile, 'brokerId: 5\nlisteners:\n  http: { host: 127.0.0.1, port: 1 }\n');
+    const broker = await startBroker([join(outDir, 'main.js')], brokerArgs(dataDir, ['--config', configFile]));
+    expect(broker.stdout()).toContain('"brokerId":5');
     expect((await get(broker.httpPort, '/healthz')).status).toBe(200);
     expect((await get(broker.httpPort, '/readyz')).status).toBe(503);
     expect((await stopWithSigterm(broker)).code).toBe(0);

@@ -9,7 +9,7 @@ describe('InitializeCluster', () => {
     expect(log.last?.delta.clusterIdChanged).toBe(true);
     log.ok({ type: 'InitializeCluster', clusterId: 'abc' });
     expect(log.last?.delta.clusterIdChanged).toBe(false);
-    expect(log.rejects({ type: 'InitializeCluster', clusterId: 'xyz' })).toBe('CLUSTER_ID_MISMATCH');
+    expect(log.rejects({ type: 'InitializeCluster', clusterId: 'xyz' })).toBe('INCONSISTENT_CLUSTER_ID');
     expect(log.state.clusterId).toBe('abc');
   });
 
@@ -83,7 +83,7 @@ describe('RegisterBroker', () => {
 
   it('rejects a broker formatted for another cluster', () => {
     const log = cluster(0);
-    expect(log.rejects({ type: 'RegisterBroker', brokerId: 1, incarnationId: 'x', host: 'h', port: 1, rack: null, clusterId: 'other' })).toBe('CLUSTER_ID_MISMATCH');
+    expect(log.rejects({ type: 'RegisterBroker', brokerId: 1, incarnationId: 'x', host: 'h', port: 1, rack: null, clusterId: 'other' })).toBe('INCONSISTENT_CLUSTER_ID');
     log.ok({ type: 'RegisterBroker', brokerId: 1, incarnationId: 'x', host: 'h', port: 1, rack: null, clusterId: 'test-cluster' });
   });
 
@@ -218,7 +218,7 @@ describe('apply contract', () => {
   it('rejects a malformed in-memory command as INVALID_REQUEST instead of crashing', () => {
     const log = new TestLog();
     expect(log.rejects({ type: 'Nope' } as unknown as MetadataCommand)).toBe('INVALID_REQUEST');
-    expect(log.rejects({ type: 'BrokerHeartbeat', brokerId: 1.5, brokerEpoch: 1 } as MetadataCommand)).toBe('INVALID_REQUEST');
+    expect(log.rejects({ type: 'BrokerHeartbeat', brokerId: 1.5, brokerEpoch: 1 })).toBe('INVALID_REQUEST');
     expect(log.rejects({ type: 'BrokerHeartbeat', brokerId: 1, brokerEpoch: 1, extra: 1 } as MetadataCommand)).toBe('INVALID_REQUEST');
     expect(log.rejects(null as unknown as MetadataCommand)).toBe('INVALID_REQUEST');
   });

@@ -80,7 +80,7 @@ describe('PartitionChange proposed by the leader (AlterPartition)', () => {
 
   it('rejects an unknown topic and partition', () => {
     const { log, topicId } = setup();
-    expect(log.rejects(byLeader(log, topicId, [1], { topicId: 'gone' }))).toBe('UNKNOWN_TOPIC_ID');
+    expect(log.rejects(byLeader(log, topicId, [1], { topicId: 'gone' }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
     expect(log.rejects(byLeader(log, topicId, [1], { partition: 3 }))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
   });
 
@@ -113,6 +113,17 @@ describe('PartitionChange decided by the controller', () => {
     log.fence(2);
     expect(log.partition('t', 0).isr).toEqual([1]);
     expect(log.rejects({ type: 'PartitionChange', topicId, partition: 0, partitionEpoch: 2, leader: 2, isr: [2] })).toBe('INELIGIBLE_REPLICA');
+  });
+
+  it('rejects an empty ISR and electing the fenced last ISR member', () => {
+    const { log, topicId } = setup();
+    expect(log.rejects({ type: 'PartitionChange', topicId, partition: 0, partitionEpoch: 0, isr: [] })).toBe('INVALID_REQUEST');
+    log.fence(2);
+    log.fence(3);
+    log.fence(1);
+    expect(log.partition('t', 0)).toMatchObject({ isr: [1], leader: NO_LEADER });
+    const partitionEpoch = log.partition('t', 0).partitionEpoch;
+    expect(log.rejects({ type: 'PartitionChange', topicId, partition: 0, partitionEpoch, leader: 1 })).toBe('INELIGIBLE_REPLICA');
   });
 
   it('allows an unclean election only where the topic enables it', () => {

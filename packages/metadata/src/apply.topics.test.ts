@@ -106,7 +106,7 @@ describe('DeleteTopic', () => {
     log.ok({ type: 'DeleteTopic', topicId: first.topicId });
     const second = log.createTopic('t', [[1]]);
     expect(second.topicId).not.toBe(first.topicId);
-    expect(log.rejects({ type: 'DeleteTopic', topicId: first.topicId })).toBe('UNKNOWN_TOPIC_ID');
+    expect(log.rejects({ type: 'DeleteTopic', topicId: first.topicId })).toBe('UNKNOWN_TOPIC_OR_PARTITION');
   });
 });
 
@@ -135,7 +135,7 @@ describe('CreatePartitions', () => {
 
   it('rejects an unknown topic and a count beyond partitionsPerTopicMax', () => {
     const log = cluster(1);
-    expect(log.rejects({ type: 'CreatePartitions', topicId: 'nope', assignment: [[1]] })).toBe('UNKNOWN_TOPIC_ID');
+    expect(log.rejects({ type: 'CreatePartitions', topicId: 'nope', assignment: [[1]] })).toBe('UNKNOWN_TOPIC_OR_PARTITION');
     const topic = log.createTopic('t', [[1]]);
     const many = Array.from({ length: metadataLimits.partitionsPerTopicMax }, () => [1]);
     expect(log.rejects({ type: 'CreatePartitions', topicId: topic.topicId, assignment: many })).toBe('INVALID_PARTITIONS');
@@ -167,6 +167,6 @@ describe('AlterConfigs', () => {
     expect(log.rejects({ type: 'AlterConfigs', topicId: id, set: { 'retention.ms': '-2' }, delete: [] })).toBe('INVALID_CONFIG');
     expect(log.rejects({ type: 'AlterConfigs', topicId: id, set: { 'retention.ms': '1' }, delete: ['retention.ms'] })).toBe('INVALID_CONFIG');
     expect(log.rejects({ type: 'AlterConfigs', topicId: id, set: { 'min.insync.replicas': '3' }, delete: [] })).toBe('INVALID_CONFIG');
-    expect(log.rejects({ type: 'AlterConfigs', topicId: 'x', set: {}, delete: [] })).toBe('UNKNOWN_TOPIC_ID');
+    expect(log.rejects({ type: 'AlterConfigs', topicId: 'x', set: {}, delete: [] })).toBe('UNKNOWN_TOPIC_OR_PARTITION');
   });
 });

@@ -120,7 +120,7 @@ function registeredBroker(d: Draft, brokerId: number, brokerEpoch: number): Brok
 
 function topicById(d: Draft, topicId: string): TopicState {
   const topic = d.topic(topicId);
-  if (topic === undefined) reject('UNKNOWN_TOPIC_ID', `no topic with id ${topicId}`);
+  if (topic === undefined) reject('UNKNOWN_TOPIC_OR_PARTITION', `no topic with id ${topicId}`);
   return topic;
 }
 
@@ -219,14 +219,14 @@ const clusterIdPattern = /^[a-zA-Z0-9_-]+$/;
 
 function initializeCluster(d: Draft, c: InitializeCluster): CommandResult {
   if (!clusterIdPattern.test(c.clusterId)) reject('INVALID_REQUEST', `cluster id ${JSON.stringify(c.clusterId)} may contain only letters, digits, '_' and '-'`);
-  if (d.clusterId !== null && d.clusterId !== c.clusterId) reject('CLUSTER_ID_MISMATCH', `the cluster is already initialized with id ${d.clusterId}`);
+  if (d.clusterId !== null && d.clusterId !== c.clusterId) reject('INCONSISTENT_CLUSTER_ID', `the cluster is already initialized with id ${d.clusterId}`);
   d.clusterId = c.clusterId;
   return { type: 'InitializeCluster', clusterId: c.clusterId };
 }
 
 function registerBroker(d: Draft, c: RegisterBroker): CommandResult {
   if (c.clusterId !== undefined && d.clusterId !== null && c.clusterId !== d.clusterId) {
-    reject('CLUSTER_ID_MISMATCH', `broker ${c.brokerId} belongs to cluster ${c.clusterId}, this is ${d.clusterId}`);
+    reject('INCONSISTENT_CLUSTER_ID', `broker ${c.brokerId} belongs to cluster ${c.clusterId}, this is ${d.clusterId}`);
   }
   const existing = d.broker(c.brokerId);
   if (existing !== undefined && existing.incarnationId === c.incarnationId) {

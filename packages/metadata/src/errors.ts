@@ -18,7 +18,6 @@ export const metadataErrorCodes = [
   'INVALID_TOPIC_EXCEPTION',
   'TOPIC_ALREADY_EXISTS',
   'UNKNOWN_TOPIC_OR_PARTITION',
-  'UNKNOWN_TOPIC_ID',
   'INVALID_PARTITIONS',
   'INVALID_REPLICATION_FACTOR',
   'INVALID_REPLICA_ASSIGNMENT',
@@ -35,21 +34,22 @@ export const metadataErrorCodes = [
   'REASSIGNMENT_IN_PROGRESS',
   'NOT_CONTROLLER',
   'STALE_CONTROLLER_EPOCH',
-  'CLUSTER_ID_MISMATCH',
+  'INCONSISTENT_CLUSTER_ID',
 ] as const;
 
 export type MetadataErrorCode = (typeof metadataErrorCodes)[number];
 
-/** Codes a proposer may retry after refreshing its view (Kafka's retriable flag). */
+/**
+ * Codes a proposer may retry after refreshing its view: the same flags as the wire table in
+ * packages/protocol (Kafka's classification), so a forwarded error keeps its meaning.
+ */
 const retriableCodes: ReadonlySet<MetadataErrorCode> = new Set<MetadataErrorCode>([
+  'CORRUPT_MESSAGE',
   'UNKNOWN_TOPIC_OR_PARTITION',
-  'UNKNOWN_TOPIC_ID',
-  'UNKNOWN_LEADER_EPOCH',
   'NOT_LEADER_OR_FOLLOWER',
-  'INVALID_UPDATE_VERSION',
-  'INELIGIBLE_REPLICA',
   'NOT_CONTROLLER',
-  'REASSIGNMENT_IN_PROGRESS',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
 ]);
 
 export class MetadataError extends Error {

@@ -2,12 +2,15 @@
  * Replica placement for new topics and partitions. It runs on the proposer, before the
  * CreateTopic/CreatePartitions command is written, so `apply` only checks the result.
  *
- * Greedy and deterministic: each partition takes its leader from the brokers with the
- * fewest replicas (then fewest leaders), then its followers from the least-loaded brokers,
- * preferring racks the partition does not use yet. Taking the least-loaded brokers every
- * time keeps replica counts within one of each other whenever the racks allow it; ties are
- * broken by a rotation on the partition index so followers of one leader spread out
- * (Kafka's "replica shift").
+ * Greedy and deterministic, in two levels so that rack spread and balance agree:
+ *  1. racks: each partition hands its rf slots to racks, distinct racks first, then the
+ *     racks holding the fewest replicas (rack-unaware placement is one rack of everyone);
+ *  2. brokers: within a rack, the brokers holding the fewest replicas take its slots. The
+ *     leader is the candidate with the fewest leaders; followers prefer brokers that already
+ *     lead more, which keeps low-leader brokers free to lead the next partitions.
+ * Taking the least-loaded racks and brokers every time keeps replica counts within one of
+ * each other when racks are of equal size (or unset). Ties are broken by a rotation on the
+ * partition index, so followers of one leader spread out (Kafka's "replica shift").
  */
 import { MetadataError } from './errors.js';
 import { metadataLimits, type MetadataState } from './types.js';
@@ -25,7 +28,7 @@ export interface BrokerLoad {
 
 interface Candidate {
   readonly brokerId: number;
-  readonly rack: string | null;
+  readonly rack: number;
   readonly position: number;
   replicas: number;
   leaders: number;
@@ -53,28 +56,61 @@ export function placeReplicas(
     throw new MetadataError('INVALID_REPLICATION_FACTOR', `replication factor ${replicationFactor} is larger than the ${eligible.length} unfenced brokers`);
   }
   const rackAware = eligible.every((b) => b.rack !== null) && new Set(eligible.map((b) => b.rack)).size > 1;
+  const rackNames = rackAware ? [...new Set(eligible.map((b) => b.rack ?? ''))].sort() : [''];
   const candidates: Candidate[] = eligible.map((b, position) => {
     const load = existingLoad.get(b.brokerId);
-    return { brokerId: b.brokerId, rack: rackAware ? b.rack : null, position, replicas: load?.replicas ?? 0, leaders: load?.leaders ?? 0 };
+    return { brokerId: b.brokerId, rack: rackAware ? rackNames.indexOf(b.rack ?? '') : 0, position, replicas: load?.replicas ?? 0, leaders: load?.leaders ?? 0 };
   });
+  const racks = rackNames.map((_, r) => candidates.filter((c) => c.rack === r));
   const n = candidates.length;
   const out: number[][] = [];
   for (let p = 0; p < partitions; p++) {
-    const leader = pick(candidates, (c) => [c.replicas, c.leaders, mod(c.position - p, n)]);
+    const slots = rackSlots(racks, replicationFactor, p);
+    // A broker may lead only if taking it keeps its rack's choice among the least loaded.
+    const eligibleLeaders = racks.flatMap((members, r) => {
+      const count = slots[r] ?? 0;
+      if (count === 0) return [];
+      const threshold = [...members.map((c) => c.replicas)].sort((a, b) => a - b)[count - 1] ?? 0;
+      return members.filter((c) => c.replicas <= threshold);
+    });
+    const leader = pick(eligibleLeaders, (c) => [c.leaders, c.replicas, mod(c.position - p, n)]);
     const chosen = [leader];
-    const rackUse = new Map<string | null, number>([[leader.rack, 1]]);
     const shift = Math.floor(p / n);
-    while (chosen.length < replicationFactor) {
-      const rest = candidates.filter((c) => !chosen.includes(c));
-      const follower = pick(rest, (c) => [rackUse.get(c.rack) ?? 0, c.replicas, mod(c.position - leader.position - 1 - shift, n)]);
-      chosen.push(follower);
-      rackUse.set(follower.rack, (rackUse.get(follower.rack) ?? 0) + 1);
-    }
+    racks.forEach((members, r) => {
+      let count = (slots[r] ?? 0) - (leader.rack === r ? 1 : 0);
+      while (count > 0) {
+        const rest = members.filter((c) => !chosen.includes(c));
+        chosen.push(pick(rest, (c) => [c.replicas, -c.leaders, mod(c.position - leader.position - 1 - shift, n)]));
+        count -= 1;
+      }
+    });
     for (const c of chosen) c.replicas += 1;
     leader.leaders += 1;
     out.push(chosen.map((c) => c.brokerId));
   }
   return out;
+}
+
+/** How many of a partition's replicas go to each rack: distinct racks first, then the least loaded. */
+function rackSlots(racks: readonly (readonly Candidate[])[], replicationFactor: number, p: number): number[] {
+  const slots = racks.map(() => 0);
+  const load = racks.map((members) => members.reduce((sum, c) => sum + c.replicas, 0));
+  for (let i = 0; i < replicationFactor; i++) {
+    let best = -1;
+    for (let r = 0; r < racks.length; r++) {
+      if ((slots[r] ?? 0) >= (racks[r]?.length ?? 0)) continue;
+      if (best < 0) {
+        best = r;
+        continue;
+      }
+      const a = [slots[r] ?? 0, load[r] ?? 0, mod(r - p, racks.length)];
+      const b = [slots[best] ?? 0, load[best] ?? 0, mod(best - p, racks.length)];
+      if (less(a, b)) best = r;
+    }
+    if (best < 0) throw new MetadataError('INVALID_REPLICATION_FACTOR', 'no broker left to place a replica on');
+    slots[best] = (slots[best] ?? 0) + 1;
+  }
+  return slots;
 }
 
 function mod(a: number, n: number): number {

@@ -53,12 +53,19 @@ export function arr<T>(value: unknown, path: string, lengthMax: number, item: (v
   return value.map((v: unknown, i) => item(v, `${path}[${i}]`, i));
 }
 
+const configKeyLengthMax = 256;
+
 export function stringMap(value: unknown, path: string, entriesMax: number, valueLengthMax: number): Record<string, string> {
   if (!isPlainObject(value)) fail(path, 'an object of strings');
   const entries = Object.entries(value);
   if (entries.length > entriesMax) fail(path, `at most ${entriesMax} entries`);
   const out: Record<string, string> = {};
-  for (const [k, v] of entries) out[k] = str(v, `${path}.${k}`, valueLengthMax);
+  for (const [k, v] of entries) {
+    if (k.length > configKeyLengthMax) fail(`${path}`, `keys of at most ${configKeyLengthMax} characters`);
+    // Assigning "__proto__" would be dropped silently instead of failing as an unknown key.
+    if (k === '__proto__') fail(`${path}`, 'no "__proto__" key');
+    out[k] = str(v, `${path}.${k}`, valueLengthMax);
+  }
   return out;
 }
 

@@ -258,12 +258,16 @@ export type CommandResult =
   | { readonly type: 'InitializeCluster'; readonly clusterId: string }
   | { readonly type: 'RegisterBroker'; readonly brokerId: number; readonly brokerEpoch: number }
   | { readonly type: 'BrokerHeartbeat'; readonly fenced: boolean }
-  | { readonly type: 'FenceBroker' | 'UnfenceBroker'; readonly brokerId: number }
+  | { readonly type: 'FenceBroker'; readonly brokerId: number }
+  | { readonly type: 'UnfenceBroker'; readonly brokerId: number }
   | { readonly type: 'CreateTopic'; readonly topicId: string; readonly name: string }
   | { readonly type: 'DeleteTopic'; readonly topicId: string; readonly name: string }
   | { readonly type: 'CreatePartitions'; readonly topicId: string; readonly partitionCount: number }
   | { readonly type: 'AlterConfigs'; readonly topicId: string }
-  | { readonly type: 'PartitionChange' | 'BeginReassignment' | 'CompleteReassignment' | 'CancelReassignment'; readonly partition: PartitionState }
+  | { readonly type: 'PartitionChange'; readonly partition: PartitionState }
+  | { readonly type: 'BeginReassignment'; readonly partition: PartitionState }
+  | { readonly type: 'CompleteReassignment'; readonly partition: PartitionState }
+  | { readonly type: 'CancelReassignment'; readonly partition: PartitionState }
   | { readonly type: 'ControllerLease'; readonly lease: ControllerLease | null };
 
 export type ApplyOutcome =

@@ -71,7 +71,13 @@ export async function measureGrpcEchoBaseline(options: GrpcEchoBaselineOptions =
     const bidi = await bidiLoop(client, large, durationMs, callsMax);
     const bidi1MiBMBPerSec = (bidi.messages * large.length) / bidi.seconds / 1e6;
     progress(`grpc echo bidi 1 MiB: ${bidi1MiBMBPerSec.toFixed(0)} MB/s`);
-    return { unary1KiBCallsPerSec, unary1MiBMBPerSec, bidi1MiBMBPerSec, unaryConcurrency, durationMs };
+    return {
+      unary1KiBCallsPerSec,
+      unary1MiBMBPerSec,
+      bidi1MiBMBPerSec,
+      unaryConcurrency,
+      durationMs,
+    };
   } finally {
     client.close();
     await shutdown(server, 1_000);
@@ -106,7 +112,12 @@ async function unaryLoop(
 
 // Writes with backpressure while reading the echoes; stops writing at the deadline and
 // counts the echoes that came back.
-async function bidiLoop(client: grpc.Client, payload: Buffer, durationMs: number, messagesMax: number): Promise<{ messages: number; seconds: number }> {
+async function bidiLoop(
+  client: grpc.Client,
+  payload: Buffer,
+  durationMs: number,
+  messagesMax: number,
+): Promise<{ messages: number; seconds: number }> {
   const call = client.makeBidiStreamRequest(`${ECHO_SERVICE}/Bidi`, identity, identity);
   const started = process.hrtime.bigint();
   const endAt = Date.now() + durationMs;
@@ -125,5 +136,8 @@ async function bidiLoop(client: grpc.Client, payload: Buffer, durationMs: number
   }
   call.end();
   await done;
-  return { messages: received, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return {
+    messages: received,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+  };
 }

@@ -80,7 +80,7 @@ export function isRetriable(code: number): boolean {
 
 /** Kafka's name of a code ('NOT_LEADER_OR_FOLLOWER'); unknown codes get a stable placeholder. */
 export function errorCodeName(code: number): string {
-  return isKnownErrorCode(code) ? (ErrorCode[code] as ErrorCodeName) : `UNKNOWN_ERROR_CODE_${code}`;
+  return isKnownErrorCode(code) ? ErrorCode[code] : `UNKNOWN_ERROR_CODE_${code}`;
 }
 
 export interface StreamBusErrorOptions {
@@ -118,7 +118,11 @@ export class StreamBusError extends Error {
 
   /** The error as an `Error` message for a response. */
   toProto(): ErrorProto {
-    return { code: this.errorCode, message: this.message, retriable: this.retriable };
+    return {
+      code: this.errorCode,
+      message: this.message,
+      retriable: this.retriable,
+    };
   }
 
   /** Builds the error from a response's `Error` (and an optional leader hint); undefined means success. */

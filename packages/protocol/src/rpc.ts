@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorCode } from './gen/streambus/v1/common.js';
-import { StreamBusError, TransportError, errorCodeName, isKnownErrorCode } from './errors.js';
+import { StreamBusError, TransportError, errorCodeName, isRetriable } from './errors.js';
 
 /** What ts-proto generates for every message: an encoder and a decoder. */
 export interface MessageCodec<T> {
@@ -27,8 +27,16 @@ export interface ServiceDefinition {
   readonly methods: { readonly [method: string]: MethodDefinition };
 }
 
-export type RequestOf<M> = M extends { readonly requestType: MessageCodec<infer T> } ? T : never;
-export type ResponseOf<M> = M extends { readonly responseType: MessageCodec<infer T> } ? T : never;
+export type RequestOf<M> = M extends {
+  readonly requestType: MessageCodec<infer T>;
+}
+  ? T
+  : never;
+export type ResponseOf<M> = M extends {
+  readonly responseType: MessageCodec<infer T>;
+}
+  ? T
+  : never;
 
 /** Requests for a client- or bidi-streaming call, pulled with backpressure. */
 export type RequestSource<T> = AsyncIterable<T> | Iterable<T>;
@@ -44,7 +52,10 @@ export interface CallOptions {
   metadata?: grpc.Metadata;
 }
 
-export type ClientMethod<M> = M extends { readonly requestStream: false; readonly responseStream: false }
+export type ClientMethod<M> = M extends {
+  readonly requestStream: false;
+  readonly responseStream: false;
+}
   ? (request: RequestOf<M>, options?: CallOptions) => Promise<ResponseOf<M>>
   : M extends { readonly requestStream: false; readonly responseStream: true }
     ? (request: RequestOf<M>, options?: CallOptions) => AsyncIterable<ResponseOf<M>>
@@ -52,7 +63,9 @@ export type ClientMethod<M> = M extends { readonly requestStream: false; readonl
       ? (requests: RequestSource<RequestOf<M>>, options?: CallOptions) => Promise<ResponseOf<M>>
       : (requests: RequestSource<RequestOf<M>>, options?: CallOptions) => AsyncIterable<ResponseOf<M>>;
 
-export type ServiceClient<S extends ServiceDefinition> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> } & {
+export type ServiceClient<S extends ServiceDefinition> = {
+  readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]>;
+} & {
   /** Closes the channel; calls in flight fail with UNAVAILABLE or CANCELLED. */
   close(): void;
 };
@@ -66,7 +79,10 @@ export interface CallContext {
   readonly deadline: number | undefined;
 }
 
-export type ServerMethod<M> = M extends { readonly requestStream: false; readonly responseStream: false }
+export type ServerMethod<M> = M extends {
+  readonly requestStream: false;
+  readonly responseStream: false;
+}
   ? (request: RequestOf<M>, context: CallContext) => Promise<ResponseOf<M>>
   : M extends { readonly requestStream: false; readonly responseStream: true }
     ? (request: RequestOf<M>, context: CallContext) => AsyncIterable<ResponseOf<M>>
@@ -74,7 +90,9 @@ export type ServerMethod<M> = M extends { readonly requestStream: false; readonl
       ? (requests: AsyncIterable<RequestOf<M>>, context: CallContext) => Promise<ResponseOf<M>>
       : (requests: AsyncIterable<RequestOf<M>>, context: CallContext) => AsyncIterable<ResponseOf<M>>;
 
-export type ServiceImplementation<S extends ServiceDefinition> = { readonly [K in keyof S['methods']]: ServerMethod<S['methods'][K]> };
+export type ServiceImplementation<S extends ServiceDefinition> = {
+  readonly [K in keyof S['methods']]: ServerMethod<S['methods'][K]>;
+};
 
 // ---------------------------------------------------------------------------------------
 // Channel and server configuration
@@ -206,46 +224,49 @@ const TRAILER_RETRIABLE = 'streambus-retriable';
 const TRAILER_LEADER_ID = 'streambus-leader-id';
 const TRAILER_LEADER_EPOCH = 'streambus-leader-epoch';
 
-/** The gRPC status a domain code travels under, for clients that only read statuses (grpcurl). */
+// The gRPC status a domain code travels under, for clients that read only statuses
+// (grpcurl, other languages' generic clients). Codes not listed: UNAVAILABLE when
+// retriable, FAILED_PRECONDITION when not.
+const GRPC_STATUS_OF: ReadonlyMap<ErrorCode, grpc.status> = new Map([
+  ...[
+    ErrorCode.INVALID_REQUEST,
+    ErrorCode.INVALID_TOPIC_EXCEPTION,
+    ErrorCode.INVALID_PARTITIONS,
+    ErrorCode.INVALID_REPLICATION_FACTOR,
+    ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+    ErrorCode.INVALID_CONFIG,
+    ErrorCode.INVALID_REQUIRED_ACKS,
+    ErrorCode.INVALID_RECORD,
+    ErrorCode.INVALID_TIMESTAMP,
+    ErrorCode.CORRUPT_MESSAGE,
+    ErrorCode.MESSAGE_TOO_LARGE,
+    ErrorCode.RECORD_LIST_TOO_LARGE,
+  ].map((code) => [code, grpc.status.INVALID_ARGUMENT] as const),
+  ...[ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.GROUP_ID_NOT_FOUND, ErrorCode.RESOURCE_NOT_FOUND].map(
+    (code) => [code, grpc.status.NOT_FOUND] as const,
+  ),
+  [ErrorCode.TOPIC_ALREADY_EXISTS, grpc.status.ALREADY_EXISTS],
+  [ErrorCode.THROTTLING_QUOTA_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED],
+  [ErrorCode.REQUEST_TIMED_OUT, grpc.status.DEADLINE_EXCEEDED],
+  [ErrorCode.UNSUPPORTED_VERSION, grpc.status.UNIMPLEMENTED],
+  [ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, grpc.status.UNIMPLEMENTED],
+  [ErrorCode.UNKNOWN_SERVER_ERROR, grpc.status.INTERNAL],
+  [ErrorCode.NONE, grpc.status.INTERNAL],
+]);
+
+/** The gRPC status a domain code travels under. */
 export function grpcStatusOf(code: ErrorCode): grpc.status {
-  switch (code) {
-    case ErrorCode.INVALID_REQUEST:
-    case ErrorCode.INVALID_TOPIC_EXCEPTION:
-    case ErrorCode.INVALID_PARTITIONS:
-    case ErrorCode.INVALID_REPLICATION_FACTOR:
-    case ErrorCode.INVALID_REPLICA_ASSIGNMENT:
-    case ErrorCode.INVALID_CONFIG:
-    case ErrorCode.INVALID_REQUIRED_ACKS:
-    case ErrorCode.INVALID_RECORD:
-    case ErrorCode.INVALID_TIMESTAMP:
-    case ErrorCode.CORRUPT_MESSAGE:
-    case ErrorCode.MESSAGE_TOO_LARGE:
-    case ErrorCode.RECORD_LIST_TOO_LARGE:
-      return grpc.status.INVALID_ARGUMENT;
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-    case ErrorCode.GROUP_ID_NOT_FOUND:
-    case ErrorCode.RESOURCE_NOT_FOUND:
-      return grpc.status.NOT_FOUND;
-    case ErrorCode.TOPIC_ALREADY_EXISTS:
-      return grpc.status.ALREADY_EXISTS;
-    case ErrorCode.THROTTLING_QUOTA_EXCEEDED:
-      return grpc.status.RESOURCE_EXHAUSTED;
-    case ErrorCode.REQUEST_TIMED_OUT:
-      return grpc.status.DEADLINE_EXCEEDED;
-    case ErrorCode.UNSUPPORTED_VERSION:
-    case ErrorCode.UNSUPPORTED_COMPRESSION_TYPE:
-      return grpc.status.UNIMPLEMENTED;
-    case ErrorCode.UNKNOWN_SERVER_ERROR:
-    case ErrorCode.NONE:
-      return grpc.status.INTERNAL;
-    default:
-      return isKnownErrorCode(code) && new StreamBusError(code, '').retriable ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
-  }
+  return GRPC_STATUS_OF.get(code) ?? (isRetriable(code) ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION);
 }
 
 /** Turns anything a handler threw into the status sent to the client. */
 export function toGrpcStatus(err: unknown): grpc.StatusObject {
-  if (err instanceof TransportError) return { code: err.grpcStatus, details: err.message, metadata: new grpc.Metadata() };
+  if (err instanceof TransportError)
+    return {
+      code: err.grpcStatus,
+      details: err.message,
+      metadata: new grpc.Metadata(),
+    };
   const domain =
     err instanceof StreamBusError
       ? err
@@ -255,7 +276,11 @@ export function toGrpcStatus(err: unknown): grpc.StatusObject {
   metadata.set(TRAILER_RETRIABLE, domain.retriable ? '1' : '0');
   if (domain.leaderId !== undefined) metadata.set(TRAILER_LEADER_ID, String(domain.leaderId));
   if (domain.leaderEpoch !== undefined) metadata.set(TRAILER_LEADER_EPOCH, String(domain.leaderEpoch));
-  return { code: grpcStatusOf(domain.errorCode), details: domain.message, metadata };
+  return {
+    code: grpcStatusOf(domain.errorCode),
+    details: domain.message,
+    metadata,
+  };
 }
 
 function trailerInt(metadata: grpc.Metadata | undefined, key: string): number | undefined {
@@ -276,7 +301,7 @@ export function fromServiceError(err: unknown, signal?: AbortSignal): StreamBusE
   const code = trailerInt(serviceError.metadata, TRAILER_CODE);
   if (code === undefined) return new TransportError(status, details, { cause: err });
   const prefix = `${errorCodeName(code)}: `;
-  return new StreamBusError(code as ErrorCode, details.startsWith(prefix) ? details.slice(prefix.length) : details, {
+  return new StreamBusError(code, details.startsWith(prefix) ? details.slice(prefix.length) : details, {
     cause: err,
     retriable: serviceError.metadata?.get(TRAILER_RETRIABLE)[0] === '1',
     leaderId: trailerInt(serviceError.metadata, TRAILER_LEADER_ID),
@@ -309,7 +334,11 @@ function linkSignal(signal: AbortSignal | undefined, call: { cancel(): void }): 
 
 // Pulls requests with backpressure until the source ends (then half-closes) or the call
 // ends. A source that throws fails the call with its own error (reported before the cancel).
-async function writeAll<T>(call: grpc.ClientWritableStream<T>, requests: RequestSource<T>, onSourceError: (err: unknown) => void): Promise<void> {
+async function writeAll<T>(
+  call: grpc.ClientWritableStream<T>,
+  requests: RequestSource<T>,
+  onSourceError: (err: unknown) => void,
+): Promise<void> {
   let finished = false;
   const onFinished = (): void => {
     finished = true;
@@ -378,30 +407,44 @@ async function* readAll<T>(call: grpc.ClientReadableStream<T>, signal: AbortSign
     throw fromServiceError(err, signal);
   } finally {
     unlink();
-    // Leaving the loop early (break, throw in the consumer) ends the call.
+    // Leaving the loop early (break, throw in the consumer) ends the call; the CANCELLED
+    // status that follows has no reader left, so it must not become an uncaught 'error'.
+    call.on('error', ignore);
     call.cancel();
   }
 }
 
 /** A typed client for one service at one address. */
-export function createServiceClient<S extends ServiceDefinition>(service: S, address: string, config: ChannelConfig = {}): ServiceClient<S> {
+export function createServiceClient<S extends ServiceDefinition>(
+  service: S,
+  address: string,
+  config: ChannelConfig = {},
+): ServiceClient<S> {
   const client = new grpc.Client(address, config.credentials ?? grpc.credentials.createInsecure(), channelOptions(config));
   const methods: Record<string, unknown> = {};
   for (const [key, method] of Object.entries(service.methods)) {
     const path = pathOf(service, method);
-    const serialize = serializer(method.requestType as MessageCodec<unknown>);
-    const deserialize = responseDeserializer(method.responseType as MessageCodec<unknown>);
+    const serialize = serializer(method.requestType);
+    const deserialize = responseDeserializer(method.responseType);
     if (!method.requestStream && !method.responseStream) {
       methods[key] = (request: unknown, options?: CallOptions): Promise<unknown> =>
         new Promise((resolve, reject) => {
           const signal = options?.signal;
           if (signal?.aborted) return reject(abortedError(signal));
           const metadata = options?.metadata ?? new grpc.Metadata();
-          const call = client.makeUnaryRequest(path, serialize, deserialize, request, metadata, grpcCallOptions(options), (err, response) => {
-            unlink();
-            if (err) reject(fromServiceError(err, signal));
-            else resolve(response);
-          });
+          const call = client.makeUnaryRequest(
+            path,
+            serialize,
+            deserialize,
+            request,
+            metadata,
+            grpcCallOptions(options),
+            (err, response) => {
+              unlink();
+              if (err) reject(fromServiceError(err, signal));
+              else resolve(response);
+            },
+          );
           const unlink = linkSignal(signal, call);
         });
     } else if (!method.requestStream && method.responseStream) {
@@ -420,7 +463,7 @@ export function createServiceClient<S extends ServiceDefinition>(service: S, add
           const signal = options?.signal;
           if (signal?.aborted) return reject(abortedError(signal));
           const metadata = options?.metadata ?? new grpc.Metadata();
-          let sourceError: unknown;
+          let sourceError: Error | undefined;
           const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, grpcCallOptions(options), (err, response) => {
             unlink();
             if (sourceError !== undefined) reject(sourceError);
@@ -429,7 +472,7 @@ export function createServiceClient<S extends ServiceDefinition>(service: S, add
           });
           const unlink = linkSignal(signal, call);
           void writeAll(call, requests, (err) => {
-            sourceError = err;
+            sourceError = asError(err);
           });
         });
     } else {
@@ -439,16 +482,16 @@ export function createServiceClient<S extends ServiceDefinition>(service: S, add
           if (signal?.aborted) return failingIterator(abortedError(signal));
           const metadata = options?.metadata ?? new grpc.Metadata();
           const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadata, grpcCallOptions(options));
-          let sourceError: unknown;
+          let sourceError: Error | undefined;
           void writeAll(call, requests, (err) => {
-            sourceError = err;
+            sourceError = asError(err);
           });
           const responses = readAll(call, signal, linkSignal(signal, call));
           return (async function* () {
             try {
               yield* responses;
             } catch (err) {
-              throw sourceError ?? err;
+              throw sourceError ?? asError(err);
             }
             if (sourceError !== undefined) throw sourceError;
           })();
@@ -460,7 +503,15 @@ export function createServiceClient<S extends ServiceDefinition>(service: S, add
   return methods as ServiceClient<S>;
 }
 
-function failingIterator<T>(err: unknown): AsyncIterator<T> {
+function ignore(): void {
+  // Deliberately empty: see the callers.
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function failingIterator<T>(err: Error): AsyncIterator<T> {
   return { next: () => Promise.reject(err) };
 }
 
@@ -481,7 +532,10 @@ interface ServerCallLike extends NodeJS.EventEmitter {
   getDeadline(): grpc.Deadline;
 }
 
-function contextOf(call: ServerCallLike): { context: CallContext; abort: AbortController } {
+function contextOf(call: ServerCallLike): {
+  context: CallContext;
+  abort: AbortController;
+} {
   const abort = new AbortController();
   call.once('cancelled', () => abort.abort(new TransportError(grpc.status.CANCELLED, 'call cancelled by the client or its deadline')));
   const deadline = call.getDeadline();
@@ -497,7 +551,11 @@ function contextOf(call: ServerCallLike): { context: CallContext; abort: AbortCo
   };
 }
 
-async function* requestsOf<T>(call: grpc.ServerReadableStream<T | DecodeFailure, unknown>, method: string, signal: AbortSignal): AsyncGenerator<T> {
+async function* requestsOf<T>(
+  call: grpc.ServerReadableStream<T | DecodeFailure, unknown>,
+  method: string,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
   const onAbort = (): void => {
     call.destroy(signal.reason instanceof Error ? signal.reason : undefined);
   };
@@ -547,10 +605,10 @@ export function addService<S extends ServiceDefinition>(
       path: pathOf(service, method),
       requestStream: method.requestStream,
       responseStream: method.responseStream,
-      requestSerialize: serializer(method.requestType as MessageCodec<unknown>),
-      requestDeserialize: requestDeserializer(method.requestType as MessageCodec<unknown>),
-      responseSerialize: serializer(method.responseType as MessageCodec<unknown>),
-      responseDeserialize: responseDeserializer(method.responseType as MessageCodec<unknown>),
+      requestSerialize: serializer(method.requestType),
+      requestDeserialize: requestDeserializer(method.requestType),
+      responseSerialize: serializer(method.responseType),
+      responseDeserialize: responseDeserializer(method.responseType),
       originalName: key,
     };
     const fail = (err: unknown): grpc.StatusObject => {
@@ -589,7 +647,14 @@ export function addService<S extends ServiceDefinition>(
         const { context } = contextOf(call);
         Promise.resolve()
           .then(() =>
-            writeResponses(call, handler(requestsOf(call as grpc.ServerReadableStream<unknown, unknown>, name, context.signal), context) as AsyncIterable<unknown>, context.signal),
+            writeResponses(
+              call,
+              handler(
+                requestsOf(call as grpc.ServerReadableStream<unknown, unknown>, name, context.signal),
+                context,
+              ) as AsyncIterable<unknown>,
+              context.signal,
+            ),
           )
           .catch((err: unknown) => call.emit('error', fail(err)));
       }) as grpc.handleBidiStreamingCall<unknown, unknown>;

@@ -48,10 +48,18 @@ export function addStreamBusService(server: grpc.Server, implementation: StreamB
   addService(server, StreamBusDefinition, implementation, options);
 }
 
-export function addRaftTransportService(server: grpc.Server, implementation: RaftTransportImplementation, options?: AddServiceOptions): void {
+export function addRaftTransportService(
+  server: grpc.Server,
+  implementation: RaftTransportImplementation,
+  options?: AddServiceOptions,
+): void {
   addService(server, RaftTransportDefinition, implementation, options);
 }
 
-export function addReplicaFetcherService(server: grpc.Server, implementation: ReplicaFetcherImplementation, options?: AddServiceOptions): void {
+export function addReplicaFetcherService(
+  server: grpc.Server,
+  implementation: ReplicaFetcherImplementation,
+  options?: AddServiceOptions,
+): void {
   addService(server, ReplicaFetcherDefinition, implementation, options);
 }

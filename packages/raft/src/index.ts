@@ -1,6 +1,6 @@
 export { type RaftConfig, DEFAULT_RAFT_CONFIG, makeRaftConfig, validateRaftConfig } from './config.js';
 export { RaftError, type RaftErrorCode } from './errors.js';
-export { MemoryStorage, type Storage } from './storage.js';
+export { MemoryStorage, type Storage, bootstrapEntries } from './storage.js';
 export { Raft, type RaftStatus, type ProgressStatus } from './raft.js';
 export { ProgressState } from './progress.js';
 export {

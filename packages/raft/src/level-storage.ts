@@ -1,68 +1,139 @@
 import { Level } from 'level';
 import { decodeEntry, decodeHardState, decodeSnapshot, encodeEntry, encodeHardState, encodeSnapshot } from './codec.js';
 import { RaftError, assert } from './errors.js';
-import { MemoryStorage } from './storage.js';
+import { MemoryStorage, bootstrapEntries } from './storage.js';
 import { type ConfState, type Entry, type HardState, type Snapshot, emptyHardState } from './types.js';
 
 /*
  * Durable Raft state in a level (LevelDB) database. Keys: "h" hard state, "s" latest
- * snapshot, "e" + 8-byte big-endian index for each log entry. A MemoryStorage mirrors the
- * database and serves every read of the core; the database is read only at open.
+ * snapshot, and "c" + 8-byte big-endian first index for each chunk of log entries: the
+ * entries of one Ready are written as one chunk, so a batch of proposals costs one put and
+ * one fsync. A chunk starting inside an earlier chunk truncates it (a conflicting suffix was
+ * replaced); chunks starting after the new entries are deleted in the same batch. Loading
+ * replays chunks in key order. A MemoryStorage mirrors the database and serves every read.
  */
 
 const KEY_HARD_STATE = new Uint8Array([0x68]);
 const KEY_SNAPSHOT = new Uint8Array([0x73]);
-const ENTRY_PREFIX = 0x65;
+const CHUNK_PREFIX = 0x63;
 
-function entryKey(index: number): Uint8Array {
+function chunkKey(firstIndex: number): Uint8Array {
   const k = new Uint8Array(9);
   const dv = new DataView(k.buffer);
-  k[0] = ENTRY_PREFIX;
-  dv.setUint32(1, Math.floor(index / 0x100000000));
-  dv.setUint32(5, index >>> 0);
+  k[0] = CHUNK_PREFIX;
+  dv.setUint32(1, Math.floor(firstIndex / 0x100000000));
+  dv.setUint32(5, firstIndex >>> 0);
   return k;
+}
+
+function encodeChunk(entries: readonly Entry[]): Uint8Array {
+  const parts = entries.map(encodeEntry);
+  let size = 4;
+  for (const p of parts) size += 4 + p.byteLength;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, parts.length);
+  let pos = 4;
+  for (const p of parts) {
+    dv.setUint32(pos, p.byteLength);
+    out.set(p, pos + 4);
+    pos += 4 + p.byteLength;
+  }
+  return out;
+}
+
+function decodeChunk(bytes: Uint8Array): Entry[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (): never => {
+    throw new RaftError('CODEC', 'corrupt raft log chunk');
+  };
+  if (bytes.byteLength < 4) bad();
+  const n = dv.getUint32(0);
+  const out: Entry[] = [];
+  let pos = 4;
+  for (let i = 0; i < n; i++) {
+    if (pos + 4 > bytes.byteLength) bad();
+    const len = dv.getUint32(pos);
+    if (pos + 4 + len > bytes.byteLength) bad();
+    out.push(decodeEntry(bytes.subarray(pos + 4, pos + 4 + len)));
+    pos += 4 + len;
+  }
+  if (pos !== bytes.byteLength) bad();
+  return out;
 }
 
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
+interface Chunk {
+  readonly first: number;
+  last: number;
+}
+
 export class LevelStorage {
+  /** Batches written with fsync / without (commit-index-only updates need none). */
+  syncedWrites = 0;
+  unsyncedWrites = 0;
+
   private constructor(
     private readonly db: Level<Uint8Array, Uint8Array>,
     readonly cache: MemoryStorage,
     private readonly syncWrites: boolean,
+    /** Live chunks in index order (the last one may have been truncated logically). */
+    private chunks: Chunk[],
   ) {}
 
   /**
    * Opens (creating if needed) the database at `dir`. A fresh database is bootstrapped with
-   * the given membership, written as an index-0 snapshot so a restart knows it.
+   * the given membership as committed conf entries (none for a node joining later).
    */
   static async open(dir: string, bootstrap: ConfState, options: { sync?: boolean } = {}): Promise<LevelStorage> {
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    const sync = options.sync ?? true;
     try {
       await db.open();
       const snapBytes = await db.get(KEY_SNAPSHOT);
-      const hsBytes = await db.get(KEY_HARD_STATE);
-      let snapshot: Snapshot;
       if (snapBytes === undefined) {
-        snapshot = { metadata: { index: 0, term: 0, confState: bootstrap }, data: new Uint8Array(0) };
-        await db.put(KEY_SNAPSHOT, encodeSnapshot(snapshot), { sync: options.sync ?? true });
-      } else {
-        snapshot = decodeSnapshot(snapBytes);
+        const snapshot: Snapshot = { metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: new Uint8Array(0) };
+        const ents = bootstrapEntries(bootstrap.voters, bootstrap.learners);
+        const ops: Op[] = [];
+        if (ents.length > 0) {
+          ops.push({ type: 'put', key: chunkKey(1), value: encodeChunk(ents) });
+          ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState({ term: 1, vote: 0, commit: ents.length }) });
+        }
+        ops.push({ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) });
+        await db.batch(ops, { sync });
       }
-      const hardState: HardState = hsBytes === undefined ? emptyHardState() : decodeHardState(hsBytes);
-      const entries: Entry[] = [];
-      for await (const value of db.values({ gt: entryKey(snapshot.metadata.index), lt: entryKey(Number.MAX_SAFE_INTEGER) })) {
-        const e = decodeEntry(value);
-        const expected = snapshot.metadata.index + entries.length + 1;
-        if (e.index !== expected) throw new RaftError('STORAGE', `raft log gap: found entry ${e.index}, expected ${expected}`);
-        entries.push(e);
-      }
-      return new LevelStorage(db, MemoryStorage.fromPersisted(snapshot, hardState, entries), options.sync ?? true);
+      return await LevelStorage.load(db, sync);
     } catch (e) {
       await db.close().catch(() => undefined);
       if (e instanceof RaftError) throw e;
       throw new RaftError('STORAGE', `cannot open raft storage at ${dir}`, { cause: e });
     }
+  }
+
+  private static async load(db: Level<Uint8Array, Uint8Array>, sync: boolean): Promise<LevelStorage> {
+    const snapBytes = await db.get(KEY_SNAPSHOT);
+    if (snapBytes === undefined) throw new RaftError('STORAGE', 'raft storage has no snapshot record');
+    const snapshot = decodeSnapshot(snapBytes);
+    const hsBytes = await db.get(KEY_HARD_STATE);
+    const hardState: HardState = hsBytes === undefined ? emptyHardState() : decodeHardState(hsBytes);
+    const base = snapshot.metadata.index;
+    let entries: Entry[] = [];
+    const chunks: Chunk[] = [];
+    for await (const [key, value] of db.iterator({ gte: chunkKey(0), lte: chunkKey(Number.MAX_SAFE_INTEGER) })) {
+      const ents = decodeChunk(value);
+      const first = ents[0]?.index;
+      if (first === undefined) continue;
+      if (new DataView(key.buffer, key.byteOffset).getUint32(5) !== first >>> 0) throw new RaftError('STORAGE', `raft log chunk key does not match its first entry ${first}`);
+      chunks.push({ first, last: first + ents.length - 1 });
+      const next = base + entries.length + 1;
+      if (first > next) throw new RaftError('STORAGE', `raft log gap: chunk at ${first}, expected ≤ ${next}`);
+      // A later chunk that starts inside the loaded log replaced that suffix.
+      if (first > base) entries.length = first - base - 1;
+      else entries = [];
+      for (const e of ents) if (e.index > base) entries.push(e);
+    }
+    return new LevelStorage(db, MemoryStorage.fromPersisted(snapshot, hardState, entries), sync, chunks);
   }
 
   /**
@@ -71,42 +142,55 @@ export class LevelStorage {
    */
   async persist(hardState: HardState | undefined, entries: readonly Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
     const ops: Op[] = [];
+    let chunks = this.chunks;
     if (snapshot !== undefined) {
-      for (let i = this.cache.firstIndex(); i <= this.cache.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
+      for (const c of chunks) ops.push({ type: 'del', key: chunkKey(c.first) });
+      chunks = [];
       ops.push({ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) });
     }
     if (entries.length > 0) {
       const first = entries[0]!.index;
-      const newLast = entries[entries.length - 1]!.index;
-      // A conflicting suffix beyond the new entries must go, or a restart would resurrect it.
-      const oldLast = snapshot !== undefined ? snapshot.metadata.index : this.cache.lastIndex();
-      for (let i = newLast + 1; i <= oldLast && i >= first; i++) ops.push({ type: 'del', key: entryKey(i) });
-      for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+      // Chunks at or after the new entries hold a replaced suffix; delete them.
+      const kept = chunks.filter((c) => c.first < first);
+      for (const c of chunks) if (c.first >= first) ops.push({ type: 'del', key: chunkKey(c.first) });
+      const lastKept = kept[kept.length - 1];
+      if (lastKept !== undefined && lastKept.last >= first) lastKept.last = first - 1;
+      ops.push({ type: 'put', key: chunkKey(first), value: encodeChunk(entries) });
+      kept.push({ first, last: entries[entries.length - 1]!.index });
+      chunks = kept;
     }
     if (hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(hardState) });
     if (ops.length === 0) return;
+    const synced = sync && this.syncWrites;
+    if (synced) this.syncedWrites++;
+    else this.unsyncedWrites++;
     try {
-      await this.db.batch(ops, { sync: sync && this.syncWrites });
+      await this.db.batch(ops, { sync: synced });
     } catch (e) {
       throw new RaftError('STORAGE', 'raft storage write failed', { cause: e });
     }
+    this.chunks = chunks;
     if (snapshot !== undefined) this.cache.applySnapshot(snapshot);
     this.cache.append(entries);
     if (hardState !== undefined) this.cache.setHardState(hardState);
   }
 
-  /** Records a snapshot at `index` and drops the log before it. */
+  /** Records a snapshot at `index` and drops the chunks wholly at or before it. */
   async compact(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const first = this.cache.firstIndex();
-    assert(index >= first && index <= this.cache.lastIndex(), 'compaction index within the log');
+    assert(index >= this.cache.firstIndex() && index <= this.cache.lastIndex(), 'compaction index within the log');
     const snap: Snapshot = { metadata: { index, term: this.cache.term(index), confState }, data };
     const ops: Op[] = [{ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snap) }];
-    for (let i = first; i <= index; i++) ops.push({ type: 'del', key: entryKey(i) });
+    const kept: Chunk[] = [];
+    for (const c of this.chunks) {
+      if (c.last <= index) ops.push({ type: 'del', key: chunkKey(c.first) });
+      else kept.push(c);
+    }
     try {
       await this.db.batch(ops, { sync: this.syncWrites });
     } catch (e) {
       throw new RaftError('STORAGE', 'raft storage compaction failed', { cause: e });
     }
+    this.chunks = kept;
     this.cache.createSnapshot(index, confState, data);
     this.cache.compact(index);
     return snap;

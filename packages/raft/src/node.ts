@@ -87,6 +87,9 @@ export class RaftNode {
   private snapshotIndex = 0;
   private leaderId = 0;
   private fatal: RaftError | undefined;
+  private readys = 0;
+  private proposals = 0;
+  private proposalBatches = 0;
   private leaderWaiters: { want: number; resolve(): void; reject(e: RaftError): void; timer: NodeJS.Timeout }[] = [];
 
   private constructor(opts: RaftNodeOptions, storage: LevelStorage, raft: Raft) {
@@ -198,6 +201,11 @@ export class RaftNode {
     return this.raft.status();
   }
 
+  /** Counters for metrics and benchmarks. */
+  stats(): { readys: number; syncedWrites: number; unsyncedWrites: number; proposals: number; proposalBatches: number } {
+    return { readys: this.readys, syncedWrites: this.storage.syncedWrites, unsyncedWrites: this.storage.unsyncedWrites, proposals: this.proposals, proposalBatches: this.proposalBatches };
+  }
+
   get id(): number {
     return this.opts.id;
   }
@@ -254,6 +262,7 @@ export class RaftNode {
         this.flushProposals();
         if (this.stopped || !this.raft.hasReady()) break;
         const rd = this.raft.ready();
+        this.readys++;
         await this.storage.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
         if (this.stopped) return;
         this.opts.transport.send(rd.messages);
@@ -272,6 +281,8 @@ export class RaftNode {
   private flushProposals(): void {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.proposalBatchMax);
+      this.proposals += batch.length;
+      this.proposalBatches++;
       try {
         const results = this.raft.proposeBatch(batch.map((p) => p.data));
         for (let i = 0; i < batch.length; i++) {
@@ -349,7 +360,7 @@ export class RaftNode {
   private async maybeCompact(): Promise<void> {
     if (this.applied - this.snapshotIndex < this.snapshotEntriesMax) return;
     const index = this.applied;
-    await this.storage.compact(index, this.raft.confState(), this.opts.stateMachine.snapshot());
+    await this.storage.compact(index, this.raft.appliedConfState(), this.opts.stateMachine.snapshot());
     this.snapshotIndex = index;
   }
 

@@ -38,6 +38,11 @@ export class Inflights {
     }
   }
 
+  freeFirst(): void {
+    const first = this.indexes[0];
+    if (first !== undefined) this.freeLE(first);
+  }
+
   full(): boolean {
     return this.indexes.length >= this.maxMessages || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }

@@ -311,6 +311,13 @@ export class Raft {
     return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
   }
 
+  /** The membership as of the applied index: what a snapshot taken now must record. */
+  appliedConfState(): ConfState {
+    let cs = this.confBase;
+    for (const c of this.confLog) if (c.index <= this.log.applied) cs = c.cs;
+    return cs;
+  }
+
   status(): RaftStatus {
     const progress = new Map<number, ProgressStatus>();
     if (this.role === StateRole.Leader) {
@@ -632,8 +639,8 @@ export class Raft {
   private restore(s: Snapshot): boolean {
     const meta = s.metadata;
     if (meta.index <= this.log.committed) return false;
+    // The snapshot may predate this node's membership; the entries after it will add it.
     const cs = meta.confState;
-    if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) return false;
     if (this.log.matchTerm(meta.index, meta.term)) {
       // We already have the snapshot's entries: just learn that they are committed.
       this.log.commitTo(meta.index);
@@ -678,6 +685,8 @@ export class Raft {
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
+    // Appends may have been lost; free a slot so a full window cannot stall replication forever.
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirst();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context > 0) this.ackRead(m.from, m.context);
   }
@@ -863,9 +872,9 @@ export class Raft {
     return this.confLog[this.confLog.length - 1]?.cs ?? this.confBase;
   }
 
-  /** Committed conf entries can never be truncated: fold them into the base. */
+  /** Applied conf entries are committed and can never be truncated: fold them into the base. */
   private foldCommittedConf(): void {
-    while (this.confLog.length > 0 && this.confLog[0]!.index <= this.log.committed) this.confBase = this.confLog.shift()!.cs;
+    while (this.confLog.length > 0 && this.confLog[0]!.index <= this.log.applied) this.confBase = this.confLog.shift()!.cs;
     // A leader that removed itself hands over once the removal is committed (thesis §4.2.2).
     if (this.role === StateRole.Leader && !this.voters.has(this.id) && this.confLog.length === 0) {
       this.bcastAppend();

@@ -1,11 +1,13 @@
 import { RaftError, assert } from './errors.js';
 import {
+  ConfChangeType,
   type ConfState,
   type Entry,
   type HardState,
   type Snapshot,
   EntryType,
   emptyHardState,
+  encodeConfChange,
   entrySize,
 } from './types.js';
 
@@ -31,9 +33,15 @@ export class MemoryStorage implements Storage {
   // ents[0] is a dummy holding the snapshot's index and term, as in etcd.
   private ents: Entry[] = [{ index: 0, term: 0, type: EntryType.Normal, data: new Uint8Array(0) }];
 
-  static withVoters(voters: readonly number[], learners: readonly number[] = []): MemoryStorage {
+  /**
+   * A new node's storage. Initial members get the same bootstrap log (see bootstrapEntries);
+   * a node joining later passes no voters and learns the membership from the leader.
+   */
+  static bootstrap(voters: readonly number[], learners: readonly number[] = []): MemoryStorage {
     const s = new MemoryStorage();
-    s.snap = { metadata: { index: 0, term: 0, confState: { voters: [...voters], learners: [...learners] } }, data: new Uint8Array(0) };
+    const ents = bootstrapEntries(voters, learners);
+    s.append(ents);
+    if (ents.length > 0) s.hardState = { term: 1, vote: 0, commit: ents.length };
     return s;
   }
 
@@ -126,11 +134,27 @@ export class MemoryStorage implements Storage {
     const toAppend = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const offset = toAppend[0]!.index - this.offset();
     assert(offset >= 1 && offset <= this.ents.length, `append leaves no gap (at ${toAppend[0]!.index}, last ${this.lastIndex()})`);
-    this.ents = this.ents.slice(0, offset);
+    // Truncate in place: copying a long log on every append would make appends O(log size).
+    this.ents.length = offset;
     for (const e of toAppend) this.ents.push(e);
   }
 
   private offset(): number {
     return this.ents[0]!.index;
   }
+}
+
+/**
+ * The initial membership as committed conf-change entries at term 1 (as etcd bootstraps):
+ * every initial member writes the same entries, and a node that later replays the log from
+ * index 1 derives the same membership.
+ */
+export function bootstrapEntries(voters: readonly number[], learners: readonly number[] = []): Entry[] {
+  const out: Entry[] = [];
+  const add = (type: ConfChangeType, nodeId: number): void => {
+    out.push({ term: 1, index: out.length + 1, type: EntryType.ConfChange, data: encodeConfChange({ type, nodeId }) });
+  };
+  for (const v of [...voters].sort((a, b) => a - b)) add(ConfChangeType.AddVoter, v);
+  for (const l of [...learners].sort((a, b) => a - b)) add(ConfChangeType.AddLearner, l);
+  return out;
 }

@@ -119,7 +119,7 @@ export class InteractionEnv {
   }
 
   private addNode(id: number, voters: number[], learners: number[]): void {
-    const storage = MemoryStorage.withVoters(voters, learners);
+    const storage = MemoryStorage.bootstrap(voters, learners);
     const raft = new Raft(makeRaftConfig({ id, ...this.opts, randomSeed: id }), storage);
     this.nodes.set(id, { raft, storage, applied: [] });
   }
@@ -192,7 +192,7 @@ export class InteractionEnv {
     const n = this.node(id);
     const applied = n.raft.status().applied;
     const data = new TextEncoder().encode(n.applied.join(','));
-    n.storage.createSnapshot(applied, n.raft.confState(), data);
+    n.storage.createSnapshot(applied, n.raft.appliedConfState(), data);
     n.storage.compact(applied);
     out.push(`snapshot at ${applied}; first index now ${n.storage.firstIndex()}`);
   }

@@ -17,6 +17,7 @@ import {
   Raft,
   RaftError,
   StateRole,
+  MessageType,
   makeRaftConfig,
 } from '../src/index.js';
 
@@ -56,7 +57,7 @@ interface Command {
 
 interface PendingPut {
   readonly term: number;
-  done(ok: boolean): void;
+  done(outcome: 'ok' | 'failed' | 'unknown'): void;
 }
 
 interface PendingGet {
@@ -111,12 +112,12 @@ export class RaftSimulation {
       clientTimeoutMs: 400,
       ...options,
     };
-    this.sim = new Simulator({ seed: options.seed, eventsMax: 5_000_000 });
+    this.sim = new Simulator({ seed: options.seed, eventsMax: 5_000_000, traceLinesMax: process.env.SIM_TRACE === '1' ? 400 : 0 });
     this.prng = this.sim.prng.fork();
     this.net = new SimNetwork<Message>(this.sim, this.sim.prng.fork(), { delayMsMin: 1, delayMsMax: 8 });
     for (const id of this.o.nodeIds) {
       const voters = this.o.initialVoters.includes(id) ? this.o.initialVoters : [];
-      const node = new SimNode(id, MemoryStorage.withVoters(voters));
+      const node = new SimNode(id, MemoryStorage.bootstrap(voters));
       this.nodes.set(id, node);
       this.net.register(id, (m) => this.deliver(node, m));
       this.boot(node);
@@ -125,6 +126,15 @@ export class RaftSimulation {
 
   /** Chaos, then healing; throws on any safety violation or when healing does not converge. */
   run(): SimResult {
+    try {
+      return this.runPhases();
+    } catch (e) {
+      if (process.env.SIM_TRACE === '1') console.error(this.sim.traceLog().join('\n'));
+      throw e;
+    }
+  }
+
+  private runPhases(): SimResult {
     for (let c = 0; c < this.o.clients; c++) this.sim.schedule(this.prng.int(50), () => this.clientLoop());
     const faultTimer = this.sim.every(150, () => this.injectFault());
     const checkTimer = this.sim.every(500, () => this.checkLogMatching());
@@ -193,9 +203,14 @@ export class RaftSimulation {
     node.syncing = true;
     const inc = node.incarnation;
     const wasLeader = rd.softState?.role === StateRole.Leader;
+    if (rd.softState !== undefined) this.sim.trace(`${node.id} ${rd.softState.role} term ${raft.term} last ${raft.log.lastTerm()}/${raft.log.lastIndex()} commit ${raft.log.committed} voters ${raft.status().voters.join(',')}`);
     if (wasLeader) this.onLeader(node, raft);
     this.sim.schedule(rd.mustSync ? 1 + this.prng.int(3) : 0, () => {
       if (node.incarnation !== inc) return; // crashed before the sync completed: all lost
+      if (process.env.SIM_TRACE === '1') {
+        for (const m of rd.messages) if (m.type === MessageType.Vote || m.type === MessageType.VoteResp) this.sim.trace(`${MessageType[m.type]} ${m.from}->${m.to} t${m.term} last ${m.logTerm}/${m.index}${m.reject ? ' reject' : ''}`);
+        if (rd.hardState !== undefined) this.sim.trace(`${node.id} persist hs t${rd.hardState.term} v${rd.hardState.vote} c${rd.hardState.commit} entries ${rd.entries.length > 0 ? `${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index}` : '-'}`);
+      }
       if (rd.snapshot !== undefined) node.durable.applySnapshot(rd.snapshot);
       node.durable.append(rd.entries);
       if (rd.hardState !== undefined) node.durable.setHardState(rd.hardState);
@@ -203,7 +218,8 @@ export class RaftSimulation {
       if (rd.snapshot !== undefined) {
         node.kv = decodeKv(rd.snapshot.data);
         node.applied = rd.snapshot.metadata.index;
-        for (const [i, p] of node.puts) if (i <= node.applied) node.puts.delete(i) && p.done(false);
+        // A snapshot hides whether a proposal it covers was committed as proposed.
+        for (const [i, p] of node.puts) if (i <= node.applied) node.puts.delete(i) && p.done('unknown');
       }
       for (const e of rd.committedEntries) this.apply(node, e);
       for (const rs of rd.readStates) {
@@ -213,7 +229,7 @@ export class RaftSimulation {
       this.serveReads(node);
       raft.advance(rd);
       if (node.applied - node.durable.snapshot().metadata.index >= this.o.snapshotEntriesMax) {
-        node.durable.createSnapshot(node.applied, raft.confState(), encodeKv(node.kv));
+        node.durable.createSnapshot(node.applied, raft.appliedConfState(), encodeKv(node.kv));
         node.durable.compact(node.applied);
       }
       node.syncing = false;
@@ -237,7 +253,8 @@ export class RaftSimulation {
     const p = node.puts.get(e.index);
     if (p !== undefined) {
       node.puts.delete(e.index);
-      p.done(p.term === e.term);
+      // Another term's entry at this index means ours was overwritten: it never commits.
+      p.done(p.term === e.term ? 'ok' : 'failed');
     }
   }
 
@@ -270,15 +287,25 @@ export class RaftSimulation {
     const ids = this.o.nodeIds;
     const node = this.nodes.get(this.prng.pick(ids))!;
     const roll = this.prng.int(100);
-    if (roll < 12) this.crash(node);
-    else if (roll < 30) this.restart(node);
+    if (roll < 12) {
+      this.sim.trace(`crash ${node.id}`);
+      this.crash(node);
+    }
+    else if (roll < 30) {
+      this.sim.trace(`restart ${node.id}`);
+      this.restart(node);
+    }
     else if (roll < 40) {
       const shuffled = this.prng.shuffle([...ids]);
       const cut = 1 + this.prng.int(ids.length - 1);
       this.net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      this.sim.trace(`partition ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
     } else if (roll < 45) {
       this.net.partitionOneWay(this.prng.pick(ids), this.prng.pick(ids));
-    } else if (roll < 60) this.net.heal();
+    } else if (roll < 60) {
+      this.sim.trace('heal');
+      this.net.heal();
+    }
     else if (roll < 70) this.net.configure({ dropRate: this.prng.pick([0, 0.02, 0.1, 0.3]), duplicateRate: this.prng.pick([0, 0.05]) });
     else if (roll < 80) this.changeMembership();
   }
@@ -286,7 +313,7 @@ export class RaftSimulation {
   private changeMembership(): void {
     const leader = this.leader();
     if (leader?.raft === undefined) return;
-    const cs = leader.raft.confState();
+    const cs = leader.raft.appliedConfState();
     const id = this.prng.pick(this.o.nodeIds);
     const isVoter = cs.voters.includes(id);
     const isLearner = cs.learners.includes(id);
@@ -297,7 +324,8 @@ export class RaftSimulation {
     } else if (isLearner) type = this.prng.chance(0.7) ? ConfChangeType.PromoteLearner : ConfChangeType.RemoveLearner;
     else type = this.prng.chance(0.7) ? ConfChangeType.AddLearner : ConfChangeType.AddVoter;
     try {
-      leader.raft.proposeConfChange({ type, nodeId: id });
+      const r = leader.raft.proposeConfChange({ type, nodeId: id });
+      this.sim.trace(`conf ${ConfChangeType[type]}(${id}) at ${r.term}/${r.index} by ${leader.id}`);
       this.stats.confChanges++;
       this.process(leader);
     } catch (e) {
@@ -330,10 +358,10 @@ export class RaftSimulation {
             return false;
           }
         }
-        const cs = l.raft.confState();
+        const cs = l.raft.appliedConfState();
         return [...cs.voters, ...cs.learners].every((id) => {
           const n = this.nodes.get(id)!;
-          return n.applied >= probeIndex && n.raft?.log.term(probeIndex) === probeTerm;
+          return n.raft !== undefined && n.applied >= probeIndex && this.appliedLog.get(probeIndex)?.term === probeTerm;
         });
       },
       { timeoutMs: this.o.healBoundMs },
@@ -384,7 +412,7 @@ export class RaftSimulation {
           const r = raft.propose(this.enc.encode(JSON.stringify({ key, value: input.value })));
           target.puts.set(r.index, {
             term: r.term,
-            done: (ok) => this.sim.schedule(1, () => finish(ok ? { kind: 'put' } : undefined, ok ? 'ok' : 'failed')),
+            done: (outcome) => this.sim.schedule(1, () => finish(outcome === 'ok' ? { kind: 'put' } : undefined, outcome)),
           });
         } else {
           const id = ++this.readSeq;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchView, RECORD_BATCH_HEADER_BYTES, crc32c, encodeBatch, splitBatches } from './index.js';
+import { BatchView, RECORD_BATCH_HEADER_BYTES, crc32c, decodeRecords, encodeBatch, splitBatches } from './index.js';
 import { errorCodeSync, resealCrc } from './testing/util.js';
 
 const sample = (baseOffset = 100): Promise<Buffer> =>
@@ -182,6 +182,22 @@ describe('broker-side header rewrites', () => {
         view.validate();
       }),
     );
+  });
+
+  it('setMaxTimestamp switches to log-append time and recomputes the CRC', async () => {
+    const bytes = await sample(0);
+    const view = BatchView.parse(bytes);
+    view.setMaxTimestamp('log-append', 1_800_000_000_000);
+    expect(view.timestampType).toBe('log-append');
+    expect(view.maxTimestamp).toBe(1_800_000_000_000);
+    expect(view.isTransactional).toBe(true);
+    view.validate();
+    const records = await decodeRecords(view);
+    expect(records.map((r) => r.timestamp)).toEqual([1_800_000_000_000, 1_800_000_000_000, 1_800_000_000_000]);
+    view.setMaxTimestamp('create', 1_700_000_000_009);
+    expect((await decodeRecords(view)).map((r) => r.timestamp)).toEqual([1_700_000_000_005, 1_700_000_000_001, 1_700_000_000_009]);
+    expect(bytes.equals(await sample(0))).toBe(true);
+    expect(errorCodeSync(() => view.setMaxTimestamp('log-append', 2 ** 53))).toBe('UNSAFE_INTEGER');
   });
 
   it('refuses offsets and epochs that do not fit', async () => {

@@ -210,6 +210,23 @@ export class BatchView {
     writeInt64(this.bytes, BASE_OFFSET_OFFSET, offset, 'baseOffset');
   }
 
+  /**
+   * Kafka's LogAppendTime rewrite (message.timestamp.type=LogAppendTime): sets the
+   * timestamp-type bit and maxTimestamp, then recomputes the CRC because both are
+   * covered by it. Header-only: records are neither decoded nor decompressed.
+   */
+  setMaxTimestamp(timestampType: 'create' | 'log-append', maxTimestamp: number): void {
+    if (!Number.isSafeInteger(maxTimestamp)) {
+      throw new RecordError('UNSAFE_INTEGER', `maxTimestamp must be a safe integer, got ${String(maxTimestamp)}`);
+    }
+    const attributes = this.attributes;
+    const next = timestampType === 'log-append' ? attributes | TIMESTAMP_TYPE_MASK : attributes & ~TIMESTAMP_TYPE_MASK;
+    if (next === attributes && this.maxTimestamp === maxTimestamp) return;
+    this.bytes.writeInt16BE(next, ATTRIBUTES_OFFSET);
+    writeInt64(this.bytes, MAX_TIMESTAMP_OFFSET, maxTimestamp, 'maxTimestamp');
+    this.bytes.writeUInt32BE(this.computeCrc(), CRC_OFFSET);
+  }
+
   /** Rewrites partitionLeaderEpoch in place. The CRC does not cover it, so it stays valid. */
   setPartitionLeaderEpoch(epoch: number): void {
     assertInt32(epoch, 'partitionLeaderEpoch');

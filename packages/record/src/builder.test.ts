@@ -73,6 +73,14 @@ describe('BatchBuilder timestamps and defaults', () => {
     ]);
   });
 
+  it('accepts plain Uint8Arrays (wrapped, not copied) for keys, values and header values', async () => {
+    // The declared type is Buffer; plain Uint8Arrays from loosely typed callers still work.
+    const u8 = new Uint8Array([9, 8, 7, 6]).subarray(1, 3) as Buffer;
+    const view = BatchView.parse(await encodeBatch([{ key: u8, value: u8, headers: [{ key: 'h', value: u8 }], timestamp: 1 }]));
+    const [record] = await decodeRecords(view);
+    expect([record!.key, record!.value, record!.headers[0]!.value].map((b) => b?.toString('hex'))).toEqual(['0807', '0807', '0807']);
+  });
+
   it('defaults to Kafka sentinels: no producer id, epoch, sequence, leader epoch', async () => {
     const view = BatchView.parse(await encodeBatch([{ value: Buffer.from('x'), timestamp: 1 }]));
     expect([view.baseOffset, view.producerId, view.producerEpoch, view.baseSequence, view.partitionLeaderEpoch]).toEqual([0, -1, -1, -1, -1]);
@@ -99,6 +107,8 @@ describe('BatchBuilder rejects bad input with RecordError', () => {
     expect(errorCodeSync(() => builder.tryAppend({ value: 'text' as never }))).toBe('INVALID_RECORD');
     expect(errorCodeSync(() => builder.tryAppend({ value: null, key: 7 as never }))).toBe('INVALID_RECORD');
     expect(errorCodeSync(() => builder.tryAppend({ value: null, headers: [{ key: 'h', value: 'v' as never }] }))).toBe('INVALID_RECORD');
+    expect(errorCodeSync(() => builder.tryAppend({ value: null, headers: [null as never] }))).toBe('INVALID_RECORD');
+    expect(errorCodeSync(() => builder.tryAppend({ value: null, headers: 'h' as never }))).toBe('INVALID_RECORD');
     expect(errorCodeSync(() => builder.tryAppend({ value: null, timestamp: 1.5 }))).toBe('UNSAFE_INTEGER');
     expect(errorCodeSync(() => builder.tryAppend({ value: null, timestamp: Number.MIN_SAFE_INTEGER }))).toBe('UNSAFE_INTEGER');
     expect(builder.estimatedBytes).toBe(before);

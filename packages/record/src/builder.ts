@@ -127,11 +127,11 @@ export class BatchBuilder {
   tryAppend(record: RecordInput): boolean {
     if (this.sealed) throw new RecordError('INVALID_RECORD', 'tryAppend after seal()');
     if (this.count >= RECORDS_PER_BATCH_MAX) return false;
-    const key = record.key ?? null;
-    const value = record.value;
-    const headers: readonly Header[] = record.headers ?? [];
-    checkBytes(key, 'key');
-    checkBytes(value, 'value');
+    const key = asBuffer(record.key ?? null, 'key');
+    const value = asBuffer(record.value, 'value');
+    const headersIn: unknown = record.headers ?? [];
+    if (!Array.isArray(headersIn)) throw new RecordError('INVALID_RECORD', 'headers must be an array');
+    let headers: readonly Header[] = headersIn as Header[];
     const timestamp = record.timestamp ?? this.now();
     if (!Number.isSafeInteger(timestamp)) throw new RecordError('UNSAFE_INTEGER', `timestamp ${String(timestamp)} is not a safe integer`);
     const baseTimestamp = this.count === 0 ? timestamp : this.baseTimestamp;
@@ -140,10 +140,12 @@ export class BatchBuilder {
       throw new RecordError('UNSAFE_INTEGER', `timestamp delta ${timestampDelta} is not a safe integer`);
     }
     const headerKeyBytes: number[] = [];
-    for (const header of headers) {
-      if (typeof header.key !== 'string') throw new RecordError('INVALID_RECORD', 'header key must be a string');
-      checkBytes(header.value, 'header value');
-      headerKeyBytes.push(Buffer.byteLength(header.key, 'utf8'));
+    if (headers.length > 0) {
+      headers = headers.map((header: Header | null | undefined) => {
+        if (typeof header?.key !== 'string') throw new RecordError('INVALID_RECORD', 'header key must be a string');
+        headerKeyBytes.push(Buffer.byteLength(header.key, 'utf8'));
+        return { key: header.key, value: asBuffer(header.value, 'header value') };
+      });
     }
     const offsetDelta = this.count;
     const bodyBytes = sizeOfRecordBody(offsetDelta, timestampDelta, key, value, headers, headerKeyBytes);
@@ -213,10 +215,11 @@ export class BatchBuilder {
   }
 }
 
-function checkBytes(bytes: unknown, what: string): void {
-  if (bytes !== null && !Buffer.isBuffer(bytes)) {
-    throw new RecordError('INVALID_RECORD', `${what} must be a Buffer or null`);
-  }
+/** Buffers pass through; other Uint8Arrays are wrapped without a copy. */
+function asBuffer(bytes: unknown, what: string): Buffer | null {
+  if (bytes === null || Buffer.isBuffer(bytes)) return bytes;
+  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new RecordError('INVALID_RECORD', `${what} must be a Buffer, a Uint8Array or null`);
 }
 
 /** Builds one batch from all the records given, ignoring any byte budget. */

@@ -100,8 +100,10 @@ function corrupt(codec: string, why: string): RecordError {
 async function gunzipBounded(data: Buffer, decompressedBytesMax: number): Promise<Buffer> {
   try {
     // maxOutputLength makes zlib stop inflating once the bound is crossed.
-    return await gunzip(data, { maxOutputLength: Math.max(1, decompressedBytesMax), finishFlush: zlibConstants.Z_FINISH });
+    const out = await gunzip(data, { maxOutputLength: Math.max(1, decompressedBytesMax), finishFlush: zlibConstants.Z_FINISH });
+    return checkOutput('gzip', out, decompressedBytesMax);
   } catch (err) {
+    if (err instanceof RecordError) throw err;
     if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new RecordError('DECOMPRESSED_TOO_LARGE', `gzip data inflates past ${decompressedBytesMax} bytes`, { cause: err });
     }

@@ -1,5 +1,5 @@
 import { RecordError } from './errors.js';
-import { VarintReader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+import { type VarintReader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
 
 export interface Header {
   key: string;
@@ -89,7 +89,8 @@ export const RECORD_BYTES_MIN = 7;
 
 /**
  * Reads one record at reader.position. `logAppendTime` is set for log-append batches,
- * whose records all carry the batch's maxTimestamp.
+ * whose records all carry the batch's maxTimestamp. The reader must report overruns as
+ * INVALID_RECORD: the batch framing is complete, so a field running past is a lie.
  */
 export function readRecord(reader: VarintReader, baseOffset: number, baseTimestamp: number, logAppendTime: number | null): Record {
   const bodyBytes = reader.readVarint();
@@ -98,35 +99,37 @@ export function readRecord(reader: VarintReader, baseOffset: number, baseTimesta
   }
   const bodyStart = reader.position;
   const bodyEnd = bodyStart + bodyBytes;
-  if (bodyEnd > reader.end) {
-    throw new RecordError('INVALID_RECORD', `record of ${bodyBytes} bytes runs past the end of the batch (${reader.end - bodyStart} left)`);
+  const outerEnd = reader.end;
+  if (bodyEnd > outerEnd) {
+    throw new RecordError('INVALID_RECORD', `record of ${bodyBytes} bytes runs past the end of the batch (${outerEnd - bodyStart} left)`);
   }
-  // Confine every read of this record to its declared length.
-  const body = new VarintReader(reader.buf, bodyStart, bodyEnd, 'INVALID_RECORD');
-  const attributes = reader.buf.readInt8(body.position++);
-  const timestampDelta = body.readVarlong();
-  const offsetDelta = body.readVarint();
-  const key = readBytes(body, 'key');
-  const value = readBytes(body, 'value');
-  const headerCount = body.readVarint();
+  // Confine every read of this record to its declared length (restored below).
+  reader.end = bodyEnd;
+  const buf = reader.buf;
+  const attributes = buf.readInt8(reader.position++);
+  const timestampDelta = reader.readVarlong();
+  const offsetDelta = reader.readVarint();
+  const key = readBytes(reader, 'key');
+  const value = readBytes(reader, 'value');
+  const headerCount = reader.readVarint();
   if (headerCount < 0) throw new RecordError('INVALID_RECORD', `header count ${headerCount} is negative`);
   // Each header needs at least 2 bytes, so a huge count is rejected before allocating.
-  if (headerCount * 2 > bodyEnd - body.position) {
-    throw new RecordError('INVALID_RECORD', `header count ${headerCount} cannot fit in ${bodyEnd - body.position} bytes`);
+  if (headerCount * 2 > bodyEnd - reader.position) {
+    throw new RecordError('INVALID_RECORD', `header count ${headerCount} cannot fit in ${bodyEnd - reader.position} bytes`);
   }
   const headers: Header[] = [];
   for (let i = 0; i < headerCount; i++) {
-    const keyBytes = body.readVarint();
+    const keyBytes = reader.readVarint();
     if (keyBytes < 0) throw new RecordError('INVALID_RECORD', `header key length ${keyBytes} is negative`);
-    if (keyBytes > bodyEnd - body.position) throw new RecordError('INVALID_RECORD', 'header key runs past the end of the record');
-    const headerKey = reader.buf.toString('utf8', body.position, body.position + keyBytes);
-    body.position += keyBytes;
-    headers.push({ key: headerKey, value: readBytes(body, 'header value') });
+    if (keyBytes > bodyEnd - reader.position) throw new RecordError('INVALID_RECORD', 'header key runs past the end of the record');
+    const headerKey = buf.toString('utf8', reader.position, reader.position + keyBytes);
+    reader.position += keyBytes;
+    headers.push({ key: headerKey, value: readBytes(reader, 'header value') });
   }
-  if (body.position !== bodyEnd) {
-    throw new RecordError('INVALID_RECORD', `record declared ${bodyBytes} bytes but its fields use ${body.position - bodyStart}`);
+  if (reader.position !== bodyEnd) {
+    throw new RecordError('INVALID_RECORD', `record declared ${bodyBytes} bytes but its fields use ${reader.position - bodyStart}`);
   }
-  reader.position = bodyEnd;
+  reader.end = outerEnd;
   const offset = baseOffset + offsetDelta;
   const timestamp = logAppendTime ?? baseTimestamp + timestampDelta;
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(timestamp)) {

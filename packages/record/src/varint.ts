@@ -19,7 +19,7 @@ export class VarintReader {
   constructor(
     readonly buf: Buffer,
     position: number,
-    readonly end: number,
+    public end: number,
     readonly overrunCode: RecordErrorCode = 'TRUNCATED',
   ) {
     this.position = position;

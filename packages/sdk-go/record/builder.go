@@ -2,6 +2,7 @@ package record
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 )
 
@@ -75,7 +76,7 @@ func WithProducer(producerID int64, producerEpoch int16, baseSequence int32) Bui
 // Builder accumulates records into one RecordBatch v2. Not safe for concurrent use.
 type Builder struct {
 	cfg           builderConfig
-	records       []byte // encoded records, uncompressed
+	buf           []byte // HeaderBytes reserved for the header, then the encoded records, uncompressed
 	count         int32
 	baseTimestamp int64
 	maxTimestamp  int64
@@ -96,14 +97,26 @@ func NewBuilder(opts ...BuilderOption) *Builder {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &Builder{cfg: cfg, baseTimestamp: NoTimestamp, maxTimestamp: NoTimestamp}
+	return &Builder{cfg: cfg, buf: make([]byte, HeaderBytes, builderInitialBytes), baseTimestamp: NoTimestamp, maxTimestamp: NoTimestamp}
 }
 
 // RecordCount is the number of records appended so far.
 func (b *Builder) RecordCount() int { return int(b.count) }
 
 // EstimatedBytes is the uncompressed size the batch would have now.
-func (b *Builder) EstimatedBytes() int { return HeaderBytes + len(b.records) }
+func (b *Builder) EstimatedBytes() int { return len(b.buf) }
+
+// builderInitialBytes is a builder's first allocation; it grows as append grows slices.
+const builderInitialBytes = 4 << 10
+
+// grow makes room for n more bytes with a single allocation.
+func (b *Builder) grow(n int) {
+	if cap(b.buf)-len(b.buf) < n {
+		nb := make([]byte, len(b.buf), len(b.buf)+n)
+		copy(nb, b.buf)
+		b.buf = nb
+	}
+}
 
 // TryAppend adds r unless that would take the batch past its byte budget; it returns false
 // (and leaves the builder unchanged) when the record does not fit. The first record always
@@ -124,7 +137,12 @@ func (b *Builder) TryAppend(r Input) bool {
 		b.baseTimestamp, b.maxTimestamp = r.Timestamp, r.Timestamp
 	}
 	b.maxTimestamp = max(b.maxTimestamp, r.Timestamp)
-	b.records = appendRecord(b.records, r, tsDelta, b.count)
+	before := len(b.buf)
+	b.buf = appendRecord(b.buf, r, tsDelta, b.count)
+	if len(b.buf)-before != size {
+		// Invariant: the byte budget is only as good as the size computation.
+		panic(fmt.Sprintf("record: wrote %d bytes for a record sized %d", len(b.buf)-before, size))
+	}
 	b.count++
 	return true
 }
@@ -140,15 +158,18 @@ func (b *Builder) Seal() ([]byte, error) {
 	if !b.cfg.compression.known() {
 		return nil, newError(CodeUnsupportedCompression, nil, "compression codec id %d", int(b.cfg.compression))
 	}
-	payload, err := compress(b.cfg.compression, b.records)
-	if err != nil {
-		return nil, err
+	out := b.buf[:len(b.buf):len(b.buf)] // uncompressed: the header goes in front of the records, no copy
+	if b.cfg.compression != CompressionNone {
+		payload, err := compress(b.cfg.compression, b.buf[HeaderBytes:])
+		if err != nil {
+			return nil, err
+		}
+		out = make([]byte, HeaderBytes, HeaderBytes+len(payload))
+		out = append(out, payload...)
 	}
-	if int64(len(payload))+batchLengthMin > math.MaxInt32 {
-		return nil, newError(CodeInvalidLength, nil, "batch of %d payload bytes exceeds int32", len(payload))
+	if int64(len(out))-offPartitionLeaderEpoch > math.MaxInt32 {
+		return nil, newError(CodeInvalidLength, nil, "batch of %d bytes exceeds the int32 batchLength", len(out))
 	}
-	out := make([]byte, HeaderBytes, HeaderBytes+len(payload))
-	out = append(out, payload...)
 	attrs := uint16(b.cfg.compression)
 	if b.cfg.timestampType == TimestampLogAppend {
 		attrs |= attrTimestampType
@@ -183,6 +204,13 @@ func (b *Builder) Seal() ([]byte, error) {
 // EncodeBatch builds one batch holding all of records (no byte budget).
 func EncodeBatch(records []Input, opts ...BuilderOption) ([]byte, error) {
 	b := NewBuilder(append(opts, WithBatchBytesMax(math.MaxInt))...)
+	if len(records) > 0 {
+		total := 0
+		for i, r := range records {
+			total += encodedRecordSize(r, r.Timestamp-records[0].Timestamp, int32(i))
+		}
+		b.grow(total)
+	}
 	for _, r := range records {
 		if !b.TryAppend(r) {
 			return nil, newError(CodeInvalidRecord, nil, "too many records for one batch")

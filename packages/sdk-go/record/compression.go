@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/bits"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
@@ -59,7 +61,7 @@ const (
 	// no block or content checksum.
 	lz4BlockSize = lz4.Block64Kb
 	// zstd windows up to this size are always accepted (levels <= 19 stay within it); larger
-	// windows only when the caller's decompression bound is larger still.
+	// windows only up to the caller's decompression bound rounded up to a power of two.
 	zstdWindowBytesFloor = 8 << 20
 )
 
@@ -112,26 +114,61 @@ func decompress(c Compression, src []byte, maxBytes int) ([]byte, error) {
 		if err != nil {
 			return nil, newError(CodeCorruptCompressedData, err, "gzip header")
 		}
-		return readBounded(r, maxBytes, "gzip")
+		return readBounded(r, maxBytes, sizeHint(src, maxBytes), "gzip")
 	case CompressionSnappy:
 		return xerialDecode(src, maxBytes)
 	case CompressionLz4:
-		return readBounded(lz4.NewReader(bytes.NewReader(src)), maxBytes, "lz4")
+		return readBounded(lz4.NewReader(bytes.NewReader(src)), maxBytes, sizeHint(src, maxBytes), "lz4")
 	case CompressionZstd:
-		window := uint64(max(maxBytes, zstdWindowBytesFloor))
-		d, err := zstd.NewReader(bytes.NewReader(src), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		return zstdDecode(src, maxBytes)
+	}
+	return nil, newError(CodeUnsupportedCompression, nil, "compression codec id %d", int(c))
+}
+
+// zstd decoders are pooled per window limit: building one costs more than decoding a small batch.
+var (
+	zstdPoolsMu sync.Mutex
+	zstdPools   = map[uint64]*sync.Pool{}
+)
+
+func zstdPool(window uint64) *sync.Pool {
+	zstdPoolsMu.Lock()
+	defer zstdPoolsMu.Unlock()
+	p, ok := zstdPools[window]
+	if !ok {
+		p = &sync.Pool{}
+		zstdPools[window] = p
+	}
+	return p
+}
+
+func zstdDecode(src []byte, maxBytes int) ([]byte, error) {
+	// Rounded up to a power of two so the pool map stays small whatever bounds callers use.
+	window := uint64(1) << bits.Len64(uint64(max(maxBytes, zstdWindowBytesFloor))-1)
+	window = min(window, zstd.MaxWindowSize)
+	pool := zstdPool(window)
+	d, _ := pool.Get().(*zstd.Decoder)
+	if d == nil {
+		var err error
+		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window))
 		if err != nil {
 			return nil, classifyZstd(err)
 		}
-		defer d.Close()
-		out, err := readBounded(d, maxBytes, "zstd")
-		if err != nil {
-			return nil, classifyZstd(err)
-		}
-		return out, nil
 	}
-	return nil, newError(CodeUnsupportedCompression, nil, "compression codec id %d", int(c))
+	if err := d.Reset(bytes.NewReader(src)); err != nil {
+		// A decoder whose Reset failed is not trusted again.
+		return nil, classifyZstd(err)
+	}
+	out, err := readBounded(d, maxBytes, sizeHint(src, maxBytes), "zstd")
+	// Drop the reference to src before pooling; a failed decoder is dropped entirely.
+	if resetErr := d.Reset(bytes.NewReader(nil)); err == nil && resetErr == nil {
+		pool.Put(d)
+	}
+	if err != nil {
+		return nil, classifyZstd(err)
+	}
+	return out, nil
 }
 
 func classifyZstd(err error) error {
@@ -148,9 +185,13 @@ func classifyZstd(err error) error {
 	return newError(CodeCorruptCompressedData, err, "zstd")
 }
 
+// sizeHint guesses a stream's decompressed size for the first allocation (never past the bound).
+func sizeHint(src []byte, maxBytes int) int { return min(4*len(src)+512, maxBytes+1) }
+
 // readBounded reads r to EOF but never more than maxBytes+1 bytes.
-func readBounded(r io.Reader, maxBytes int, codec string) ([]byte, error) {
+func readBounded(r io.Reader, maxBytes, hint int, codec string) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(hint)
 	n, err := io.Copy(&buf, io.LimitReader(r, int64(maxBytes)+1))
 	if err != nil {
 		return nil, newError(CodeCorruptCompressedData, err, "%s stream", codec)
@@ -162,14 +203,23 @@ func readBounded(r io.Reader, maxBytes int, codec string) ([]byte, error) {
 }
 
 func xerialEncode(src []byte) []byte {
-	out := make([]byte, 0, xerialHeaderBytes+s2.MaxEncodedLen(min(len(src), xerialBlockBytes))+8)
+	capacity := xerialHeaderBytes
+	for pos := 0; pos < len(src); pos += xerialBlockBytes {
+		capacity += 4 + s2.MaxEncodedLen(min(xerialBlockBytes, len(src)-pos))
+	}
+	out := make([]byte, 0, capacity)
 	out = append(out, xerialMagic...)
 	out = binary.BigEndian.AppendUint32(out, 1) // version
 	out = binary.BigEndian.AppendUint32(out, 1) // minimum compatible version
 	for pos := 0; pos < len(src); pos += xerialBlockBytes {
-		block := s2.EncodeSnappy(nil, src[pos:min(pos+xerialBlockBytes, len(src))])
+		lengthAt := len(out)
+		// Encode straight into out's spare capacity, after room for the chunk length.
+		block := s2.EncodeSnappy(out[lengthAt+4:cap(out)], src[pos:min(pos+xerialBlockBytes, len(src))])
 		out = binary.BigEndian.AppendUint32(out, uint32(len(block)))
-		out = append(out, block...)
+		if len(block) > 0 && &block[0] != &out[lengthAt+4 : cap(out)][0] {
+			copy(out[lengthAt+4:cap(out)], block) // the encoder allocated after all
+		}
+		out = out[:len(out)+len(block)]
 	}
 	return out
 }

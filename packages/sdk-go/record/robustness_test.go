@@ -235,3 +235,19 @@ func TestCorruptCompressedData(t *testing.T) {
 		wantCode(t, err, CodeCorruptCompressedData)
 	}
 }
+
+func TestZstdDecoderReuseAfterFailures(t *testing.T) {
+	good := bytes.Repeat([]byte("reuse "), 2000)
+	payload, _ := compress(CompressionZstd, good)
+	bombPayload, _ := compress(CompressionZstd, make([]byte, 4<<20))
+	for i := 0; i < 5; i++ {
+		_, err := decompress(CompressionZstd, bombPayload, 1<<20)
+		wantCode(t, err, CodeDecompressedTooLarge)
+		_, err = decompress(CompressionZstd, payload[:len(payload)/2], 1<<20)
+		wantCode(t, err, CodeCorruptCompressedData)
+		out, err := decompress(CompressionZstd, payload, 1<<20)
+		if err != nil || !bytes.Equal(out, good) {
+			t.Fatalf("round %d: a pooled decoder returned wrong data: %v", i, err)
+		}
+	}
+}

@@ -37,6 +37,7 @@ export class StorageEngine {
   private failure: StorageError | null = null;
   private closed = false;
   private nextFile: number;
+  private nextPartitionId = 1;
   private memBytes = 0;
   private memPeak = 0;
   private budgetWaiters: (() => void)[] = [];
@@ -140,7 +141,8 @@ export class StorageEngine {
     const key = partitionKey(tp);
     if (this.byKey.has(key)) throw new StorageError('PARTITION_EXISTS', `${tp.topic}-${tp.partition} exists`);
     const cfg = resolvePartitionConfig(this.options.defaultPartitionConfig, config);
-    const id = this.manifest.state.nextPartitionId;
+    const id = Math.max(this.nextPartitionId, this.manifest.state.nextPartitionId);
+    this.nextPartitionId = id + 1;
     const state: PartitionState = {
       id,
       topic: tp.topic,
@@ -361,9 +363,16 @@ export class StorageEngine {
 
   private async waitForBudget(): Promise<void> {
     while (this.memBytes > this.options.memtableBytesMax && this.failure === null && !this.closed) {
+      this.queueLargest();
       this.startFlusher();
       await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
     }
+  }
+
+  private queueLargest(): void {
+    let largest: PartitionLog | undefined;
+    for (const p of this.byId.values()) if (p.memtable.bytes > (largest?.memtable.bytes ?? 0)) largest = p;
+    if (largest !== undefined) this.flushQueue.add(largest);
   }
 
   private startFlusher(): void {
@@ -372,6 +381,8 @@ export class StorageEngine {
       .catch(() => undefined)
       .finally(() => {
         this.flusher = null;
+        this.recountMemory();
+        for (const w of this.budgetWaiters.splice(0)) w();
       });
   }
 
@@ -388,11 +399,7 @@ export class StorageEngine {
         if (!isStorageError(err, 'PARTITION_NOT_FOUND')) throw this.fail(err);
       }
       this.recountMemory();
-      if (this.flushQueue.size === 0 && this.memBytes > this.options.memtableBytesMax / 2) {
-        let largest: PartitionLog | undefined;
-        for (const p of this.byId.values()) if (p.memtable.bytes > (largest?.memtable.bytes ?? 0)) largest = p;
-        if (largest !== undefined) this.flushQueue.add(largest);
-      }
+      if (this.flushQueue.size === 0 && this.memBytes > this.options.memtableBytesMax / 2) this.queueLargest();
     }
     if (this.failure !== null) throw this.failure;
   }

@@ -259,6 +259,9 @@ export class PartitionLog {
 
   /** After recovery, forget epochs whose data did not survive. */
   finishRecovery(): void {
+    // Under flush=interval the log start offset can be durable while the data below it was not.
+    if (this.end < this.start) this.end = this.start;
+    if (this.nextOffset < this.end) this.nextOffset = this.end;
     this.epochList = this.epochList.filter((e) => e.startOffset <= this.end);
   }
 
@@ -278,24 +281,41 @@ export class PartitionLog {
       logStartOffset: this.start,
       logEndOffset: this.end,
     });
-    if (offset === this.end) return result([]);
-    const end = this.end;
-    const memFirst = this.memtable.firstOffset;
-    if (memFirst !== undefined && offset >= memFirst) return result(this.memtable.read(offset, maxBytes).filter((b) => b.baseOffset < end).map((b) => b.bytes));
     // Tables and memtable together cover the log at every synchronous point: a flush installs
-    // its table before it drops the memtable prefix.
-    const tables = this.tableList;
-    for (const t of tables) {
-      if (t.nextOffset <= offset) continue;
-      const reader = await this.ctx.tables.acquire(t.fileNumber);
+    // its table before it drops the memtable prefix. A read walks across sources until full.
+    const end = this.end;
+    const out: Buffer[] = [];
+    let taken = 0;
+    let cursor = offset;
+    while (cursor < end && taken < maxBytes) {
+      const got = await this.readSource(cursor, out.length === 0 ? maxBytes : maxBytes - taken);
+      if (got.length === 0) break;
+      for (const g of got) {
+        const len = g.bytes.length;
+        if (g.baseOffset >= end || (out.length > 0 && taken + len > maxBytes)) return result(out);
+        out.push(g.bytes);
+        taken += len;
+        cursor = g.nextOffset;
+      }
+    }
+    return result(out);
+  }
+
+  private async readSource(cursor: number, maxBytes: number): Promise<{ bytes: Buffer; baseOffset: number; nextOffset: number }[]> {
+    for (;;) {
+      const memFirst = this.memtable.firstOffset;
+      const table = memFirst !== undefined && cursor >= memFirst ? undefined : this.tableList.find((t) => t.nextOffset > cursor);
+      if (table === undefined) return this.memtable.read(cursor, maxBytes);
+      const reader = await this.ctx.tables.acquire(table.fileNumber);
       try {
-        const got = await reader.read(offset, maxBytes);
-        if (got.length > 0) return result(got.map((g) => g.bytes));
+        const got = await reader.read(cursor, maxBytes);
+        if (got.length > 0) return got.map((g) => ({ bytes: g.bytes, baseOffset: g.info.baseOffset, nextOffset: g.info.baseOffset + g.info.lastOffsetDelta + 1 }));
       } finally {
         await reader.release();
       }
+      // Nothing at or after the cursor in that table (a compaction gap): move past it.
+      cursor = Math.max(cursor, table.nextOffset);
     }
-    return result(this.memtable.read(offset, maxBytes).filter((b) => b.baseOffset < end).map((b) => b.bytes));
   }
 
   /** Earliest offset whose record timestamp is >= ts (record-level for uncompressed batches), or null. */
@@ -383,8 +403,9 @@ export class PartitionLog {
         }
       }
       const kept = this.tableList.filter((t) => t.nextOffset <= offset);
-      const newEnd = Math.max(this.memtable.last?.nextOffset ?? 0, ...[...kept, ...added].map((t) => t.nextOffset), Math.min(this.start, offset));
-      await this.commitRewrite(removed, added, newEnd, Math.min(this.start, newEnd), this.epochList.filter((e) => e.startOffset < newEnd));
+      // Never below the log start offset: offsets deleted by deleteRecordsBefore stay deleted.
+      const newEnd = Math.max(this.start, this.memtable.last?.nextOffset ?? 0, ...[...kept, ...added].map((t) => t.nextOffset));
+      await this.commitRewrite(removed, added, newEnd, this.start, this.epochList.filter((e) => e.startOffset < newEnd));
     });
   }
 

@@ -91,6 +91,7 @@ export class Wal {
   private durableWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private deleting: Promise<void> = Promise.resolve();
   private readonly live: number[];
   writtenPosition: WalPosition;
   durablePosition: WalPosition;
@@ -157,14 +158,16 @@ export class Wal {
   }
 
   /** Deletes sealed WAL files older than `seq` (every partition has flushed past them). */
-  async deleteBefore(seq: number): Promise<void> {
+  deleteBefore(seq: number): Promise<void> {
+    // Serialized and claimed up front, so overlapping calls never unlink the same file twice.
     const doomed = this.live.filter((s) => s < seq && s !== this.seq);
-    if (doomed.length === 0) return;
-    for (const s of doomed) {
-      await this.fs.unlink(posix.join(this.options.dir, walFileName(s)));
-      this.live.splice(this.live.indexOf(s), 1);
-    }
-    await this.fs.syncDir(this.options.dir);
+    if (doomed.length === 0) return this.deleting;
+    for (const s of doomed) this.live.splice(this.live.indexOf(s), 1);
+    this.deleting = this.deleting.then(async () => {
+      for (const s of doomed) await this.fs.unlink(posix.join(this.options.dir, walFileName(s)));
+      await this.fs.syncDir(this.options.dir);
+    });
+    return this.deleting;
   }
 
   liveFiles(): readonly number[] {

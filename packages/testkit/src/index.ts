@@ -17,6 +17,7 @@ export { Prng } from './prng.js';
 export { type Clock, Simulator, type SimulatorOptions, type TimerId } from './simulator.js';
 export {
   DEFAULT_NETWORK_CONFIG,
+  type DropReason,
   type MessageHandler,
   type NetworkConfig,
   type NetworkEvent,
@@ -64,3 +65,4 @@ export {
   MemFileSystem,
   type MemFileSystemOptions,
 } from '@streambus/storage';
+export { generateKvHistory, type KvHistoryOptions } from './kv-history.js';

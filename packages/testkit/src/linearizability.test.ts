@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CheckerError } from './errors.js';
-import { type KvInput, kvModel, type KvOperation, type KvOutput, type KvValue } from './kv-model.js';
+import { generateKvHistory } from './kv-history.js';
+import { kvModel, type KvOperation, type KvValue } from './kv-model.js';
 import { checkLinearizable, type Model, type Operation } from './linearizability.js';
 import { Prng } from './prng.js';
 import { forEachSeed } from './seeds.js';
@@ -18,47 +19,8 @@ function cas(clientId: number, call: number, ret: number, expected: KvValue, val
   return { clientId, input: { kind: 'cas', key, expected, value }, output: ret === INF ? undefined : { kind: 'cas', ok }, call, return: ret };
 }
 
-/**
- * A history that is linearizable by construction: a sequential execution whose operation i
- * takes effect at time 10*i, each given a random interval around that point. Some operations
- * never return; of those, half took effect and half did not.
- */
-function generateHistory(prng: Prng, count: number, keys: number, spread: number): KvOperation[] {
-  const state = new Map<string, KvValue>();
-  const written: KvValue[] = [null];
-  const ops: KvOperation[] = [];
-  for (let i = 0; i < count; i++) {
-    const key = `k${prng.int(keys)}`;
-    const current = state.get(key) ?? null;
-    const at = 10 * i + 5 * spread;
-    const call = at - prng.int(spread + 1);
-    const pending = prng.chance(0.03);
-    const ret = pending ? INF : at + prng.int(spread + 1);
-    const applies = !pending || prng.chance(0.5);
-    const clientId = prng.int(8);
-    const r = prng.next();
-    let input: KvInput;
-    let output: KvOutput;
-    if (r < 0.45) {
-      input = { kind: 'get', key };
-      output = { kind: 'get', value: current };
-    } else if (r < 0.8) {
-      const value = prng.chance(0.1) ? null : `v${i}`;
-      input = { kind: 'put', key, value };
-      output = { kind: 'put' };
-      if (applies) state.set(key, value);
-      written.push(value);
-    } else {
-      const expected = prng.chance(0.6) ? current : prng.pick(written);
-      const value = `v${i}`;
-      input = { kind: 'cas', key, expected, value };
-      output = { kind: 'cas', ok: expected === current };
-      if (applies && expected === current) state.set(key, value);
-      written.push(value);
-    }
-    ops.push({ clientId, input, output: pending ? undefined : output, call, return: ret });
-  }
-  return prng.shuffle(ops);
+function generateHistory(prng: Prng, opsCount: number, keysCount: number, spreadMs: number): KvOperation[] {
+  return generateKvHistory(prng, { opsCount, keysCount, spreadMs });
 }
 
 /** Exhaustive search over every order that respects real time; the reference for small histories. */

@@ -78,8 +78,27 @@ interface ListNode {
 }
 
 interface CacheEntry<S> {
-  bits: Uint32Array;
+  /** Offset of this entry's linearized-set bitset in the arena. */
+  at: number;
   state: S;
+}
+
+/** Bitsets of cache entries, packed in one growable array: thousands of tiny typed arrays cost more in GC than the search itself. */
+class BitsetArena {
+  words = new Uint32Array(1024);
+  used = 0;
+
+  store(bits: Uint32Array): number {
+    if (this.used + bits.length > this.words.length) {
+      const grown = new Uint32Array(Math.max(this.words.length * 2, this.used + bits.length));
+      grown.set(this.words);
+      this.words = grown;
+    }
+    const at = this.used;
+    this.words.set(bits, at);
+    this.used += bits.length;
+    return at;
+  }
 }
 
 interface Budget {
@@ -182,8 +201,19 @@ function zobrist(n: number): Uint32Array {
   return z;
 }
 
-function bitsEqual(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/**
+ * Whether an explored configuration `seen` makes `cur` redundant: `seen` linearized a subset
+ * of what `cur` did, and everything `cur` has in addition never returned. Operations that never
+ * returned need not be linearized at all and block no other operation, so any way to finish
+ * from `cur` also finishes from `seen` (same state), which has been or is being explored.
+ * Without such operations this is plain equality, as in Lowe's cache.
+ */
+function dominates(arena: Uint32Array, at: number, cur: Uint32Array, pendingMask: Uint32Array): boolean {
+  for (let i = 0; i < cur.length; i++) {
+    const c = arena[at + i]!;
+    const b = cur[i]!;
+    if ((c & ~b) !== 0 || (b & ~c & ~pendingMask[i]!) !== 0) return false;
+  }
   return true;
 }
 
@@ -192,17 +222,31 @@ function checkPart<S, I, O>(ops: readonly Operation<I, O>[], model: Model<S, I, 
   const head = buildList(ops);
   const z = zobrist(n);
   const bits = new Uint32Array(Math.ceil(n / 32));
+  const pendingMask = new Uint32Array(bits.length);
+  let completedLeft = 0;
+  for (let id = 0; id < n; id++) {
+    if ((ops[id] as Operation<I, O>).return === Number.POSITIVE_INFINITY) {
+      pendingMask[id >>> 5] = pendingMask[id >>> 5]! | (1 << (id & 31));
+      // The hash covers completed operations only, so dominated configurations share a bucket.
+      z[id] = 0;
+    } else {
+      completedLeft++;
+    }
+  }
   const cache = new Map<number, CacheEntry<S>[]>();
+  const arena = new BitsetArena();
   const equal = model.equal ?? ((a: S, b: S) => Object.is(a, b));
   const calls: { node: ListNode; state: S }[] = [];
   let state = model.init();
   let hash = 0;
   let entry = head.next;
-  let longest: number[] = [];
+  const longest: number[] = [];
+  let bestShared = 0;
   let candidates: number[] = [];
   let bestDepth = -1;
   let steps = 0;
 
+  if (completedLeft === 0) return { kind: 'ok' };
   while (head.next !== null) {
     if (entry === null) throw new CheckerError('LIN_BAD_HISTORY', 'invariant: a call without its return in the event list');
     if (budget.stepsLeft-- <= 0) return { kind: 'unknown', reason: 'stepsMax exhausted' };
@@ -218,17 +262,18 @@ function checkPart<S, I, O>(ops: readonly Operation<I, O>[], model: Model<S, I, 
         bits[w] = bits[w]! | bit;
         const h = (hash ^ z[id]!) >>> 0;
         let bucket = cache.get(h);
-        const seen = bucket?.some((c) => bitsEqual(c.bits, bits) && equal(c.state, next)) ?? false;
+        const seen = bucket?.some((c) => equal(c.state, next) && dominates(arena.words, c.at, bits, pendingMask)) ?? false;
         if (!seen) {
           if (bucket === undefined) {
             bucket = [];
             cache.set(h, bucket);
           }
-          bucket.push({ bits: bits.slice(), state: next });
+          bucket.push({ at: arena.store(bits), state: next });
           calls.push({ node: entry, state });
           state = next;
           hash = h;
           lift(entry);
+          if (op.return !== Number.POSITIVE_INFINITY && --completedLeft === 0) return { kind: 'ok' };
           entry = head.next;
           continue;
         }
@@ -237,22 +282,31 @@ function checkPart<S, I, O>(ops: readonly Operation<I, O>[], model: Model<S, I, 
       entry = entry.next;
     } else {
       if (calls.length > bestDepth) {
+        // The deepest point reached so far is the most useful failure report. `longest` still
+        // agrees with the stack below `bestShared`, so only the part above it is copied.
         bestDepth = calls.length;
-        // The deepest point reached so far is the most useful failure report.
-        longest = calls.map((c) => c.node.id);
+        longest.length = bestShared;
+        for (let i = bestShared; i < calls.length; i++) longest.push(calls[i]!.node.id);
+        bestShared = calls.length;
         candidates = minimalCalls(head);
       }
       const top = calls.pop();
+      bestShared = Math.min(bestShared, calls.length);
       if (top === undefined) return { kind: 'fail', longest, candidates };
       state = top.state;
       const id = top.node.id;
       bits[id >>> 5] = bits[id >>> 5]! & ~(1 << (id & 31));
       hash = (hash ^ z[id]!) >>> 0;
       unlift(top.node);
+      if (!isPending(pendingMask, id)) completedLeft++;
       entry = top.node.next;
     }
   }
   return { kind: 'ok' };
+}
+
+function isPending(pendingMask: Uint32Array, id: number): boolean {
+  return (pendingMask[id >>> 5]! & (1 << (id & 31))) !== 0;
 }
 
 /** Calls that appear before the first return: the operations that may be linearized next. */

@@ -27,12 +27,13 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
 export interface NetworkStats {
   sent: number;
   delivered: number;
-  /** All drops: the three below. */
+  /** All drops: the four below. */
   dropped: number;
   droppedRandom: number;
   droppedPartition: number;
   /** Sender or receiver down, or the receiver restarted while the message was in flight. */
   droppedDown: number;
+  droppedRule: number;
   duplicated: number;
   inFlight: number;
 }
@@ -41,7 +42,10 @@ export interface NetworkStats {
 export type NetworkEvent<M> =
   | { kind: 'send'; from: NodeId; to: NodeId; msg: M }
   | { kind: 'deliver'; from: NodeId; to: NodeId; msg: M }
-  | { kind: 'drop'; from: NodeId; to: NodeId; msg: M; reason: 'random' | 'partition' | 'down' };
+  | { kind: 'drop'; from: NodeId; to: NodeId; msg: M; reason: DropReason };
+
+/** random: dropRate; partition: a cut link; down: a crashed or restarted node; rule: dropIf. */
+export type DropReason = 'random' | 'partition' | 'down' | 'rule';
 
 interface NodeState<M> {
   handler: MessageHandler<M>;
@@ -61,6 +65,9 @@ export class SimNetwork<M> {
   /** Blocked directed links, keyed `from→to`. */
   private readonly blocked = new Set<string>();
   private readonly isolated = new Set<NodeId>();
+  /** Per directed link overrides of the global config (a slow or lossy link). */
+  private readonly linkConfigs = new Map<string, NetworkConfig>();
+  private readonly dropRules = new Set<(from: NodeId, to: NodeId, msg: M) => boolean>();
   private config: NetworkConfig;
   private readonly counters: NetworkStats = {
     sent: 0,
@@ -69,6 +76,7 @@ export class SimNetwork<M> {
     droppedRandom: 0,
     droppedPartition: 0,
     droppedDown: 0,
+    droppedRule: 0,
     duplicated: 0,
     inFlight: 0,
   };
@@ -92,6 +100,21 @@ export class SimNetwork<M> {
     return { ...this.config };
   }
 
+  /** Override the config of one directed link (`from → to`), e.g. a slow or lossy link. */
+  configureLink(from: NodeId, to: NodeId, config: Partial<NetworkConfig>): void {
+    const key = linkKey(from, to);
+    this.linkConfigs.set(key, validateConfig({ ...(this.linkConfigs.get(key) ?? this.config), ...config }));
+  }
+
+  /**
+   * Drop every message for which `pred` is true (scripted faults: "lose the next vote
+   * response", "drop appends from 1 to 3"). Returns a function that removes the rule.
+   */
+  dropIf(pred: (from: NodeId, to: NodeId, msg: M) => boolean): () => void {
+    this.dropRules.add(pred);
+    return () => void this.dropRules.delete(pred);
+  }
+
   register(id: NodeId, handler: MessageHandler<M>): void {
     if (this.nodes.has(id)) throw new SimulationError('SIM_BAD_ARGUMENT', `node ${String(id)} is already registered`);
     this.nodes.set(id, { handler, up: true, incarnation: 0 });
@@ -113,11 +136,13 @@ export class SimNetwork<M> {
     this.onEvent?.({ kind: 'send', from, to, msg });
     if (!sender.up || !receiver.up) return this.drop(from, to, msg, 'down');
     if (!this.linkOpen(from, to)) return this.drop(from, to, msg, 'partition');
-    if (this.prng.chance(this.config.dropRate)) return this.drop(from, to, msg, 'random');
-    this.transmit(from, to, msg, receiver.incarnation);
-    if (this.prng.chance(this.config.duplicateRate)) {
+    for (const rule of this.dropRules) if (rule(from, to, msg)) return this.drop(from, to, msg, 'rule');
+    const config = this.linkConfigs.get(linkKey(from, to)) ?? this.config;
+    if (this.prng.chance(config.dropRate)) return this.drop(from, to, msg, 'random');
+    this.transmit(from, to, msg, receiver.incarnation, config);
+    if (this.prng.chance(config.duplicateRate)) {
       this.counters.duplicated++;
-      this.transmit(from, to, msg, receiver.incarnation);
+      this.transmit(from, to, msg, receiver.incarnation, config);
     }
   }
 
@@ -143,10 +168,12 @@ export class SimNetwork<M> {
     this.isolated.add(id);
   }
 
-  /** Remove every partition and isolation. Crashed nodes stay down. */
+  /** Remove every partition, isolation, per-link override and drop rule. Crashed nodes stay down. */
   heal(): void {
     this.blocked.clear();
     this.isolated.clear();
+    this.linkConfigs.clear();
+    this.dropRules.clear();
   }
 
   linkOpen(from: NodeId, to: NodeId): boolean {
@@ -175,8 +202,8 @@ export class SimNetwork<M> {
     return { ...this.counters };
   }
 
-  private transmit(from: NodeId, to: NodeId, msg: M, incarnation: number): void {
-    const { delayMsMin: lo, delayMsMax: hi } = this.config;
+  private transmit(from: NodeId, to: NodeId, msg: M, incarnation: number, config: NetworkConfig): void {
+    const { delayMsMin: lo, delayMsMax: hi } = config;
     // Whole milliseconds when the bounds are whole: traces stay readable and ties happen,
     // and ties are ordered by send sequence, which is deterministic.
     const delayMs = Number.isInteger(lo) && Number.isInteger(hi) ? this.prng.range(lo, hi) : lo + this.prng.next() * (hi - lo);
@@ -196,11 +223,12 @@ export class SimNetwork<M> {
     receiver.handler(msg, from);
   }
 
-  private drop(from: NodeId, to: NodeId, msg: M, reason: 'random' | 'partition' | 'down'): void {
+  private drop(from: NodeId, to: NodeId, msg: M, reason: DropReason): void {
     this.counters.dropped++;
     if (reason === 'random') this.counters.droppedRandom++;
     else if (reason === 'partition') this.counters.droppedPartition++;
-    else this.counters.droppedDown++;
+    else if (reason === 'down') this.counters.droppedDown++;
+    else this.counters.droppedRule++;
     this.onEvent?.({ kind: 'drop', from, to, msg, reason });
   }
 

@@ -148,6 +148,19 @@ export class Simulator {
     }
   }
 
+  /**
+   * A node-local clock that is off by `offsetMs` and runs `driftRate` faster (0.01 = 1% fast,
+   * negative = slow) than virtual time: for lease and timeout logic that must tolerate skew.
+   */
+  skewedClock(options: { offsetMs?: number; driftRate?: number }): Clock {
+    const offsetMs = options.offsetMs ?? 0;
+    const driftRate = options.driftRate ?? 0;
+    assertTime(offsetMs, 'offsetMs');
+    if (!(driftRate > -1 && driftRate < 1)) throw new SimulationError('SIM_BAD_ARGUMENT', `driftRate must be in (-1, 1), got ${driftRate}`);
+    const base = this.nowMs;
+    return { now: () => base + offsetMs + (this.nowMs - base) * (1 + driftRate) };
+  }
+
   /** Record a line in the bounded trace (no-op when traceLinesMax is 0). */
   trace(line: string): void {
     if (this.traceLinesMax === 0) return;
