@@ -500,6 +500,18 @@ describe('deadlines, cancellation and errors', () => {
     expect(ok.partitions[0]?.errorCode).toBe(ErrorCode.NONE);
   });
 
+  it('a message over messageBytesMax fails with RESOURCE_EXHAUSTED, not a crash', async () => {
+    const small = createClient(address, { messageBytesMax: 1024 });
+    try {
+      await expect(small.produce(produce('orders', Buffer.alloc(4096)))).rejects.toMatchObject({
+        name: 'TransportError',
+        code: 'RESOURCE_EXHAUSTED',
+      });
+    } finally {
+      small.close();
+    }
+  });
+
   it('an unreachable broker is a retriable UNAVAILABLE', async () => {
     const probe = createServer();
     const port = await listen(probe, '127.0.0.1:0');

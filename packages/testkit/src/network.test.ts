@@ -155,6 +155,48 @@ describe('SimNetwork', () => {
     expect(inbox.get('b')).toHaveLength(s.delivered);
   });
 
+  it('configureLink slows or breaks one direction only, and heal restores the global config', () => {
+    const { sim, net } = setup([]);
+    const arrivals: Record<string, number[]> = { ab: [], ba: [] };
+    net.register('a', () => arrivals.ba!.push(sim.now));
+    net.register('b', () => arrivals.ab!.push(sim.now));
+    net.configureLink('a', 'b', { delayMsMin: 50, delayMsMax: 60 });
+    for (let i = 0; i < 20; i++) {
+      net.send('a', 'b', { n: i });
+      net.send('b', 'a', { n: i });
+    }
+    sim.runFor(100);
+    expect(Math.min(...arrivals.ab!)).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...arrivals.ba!)).toBeLessThanOrEqual(1);
+    net.configureLink('b', 'a', { dropRate: 1 });
+    net.send('b', 'a', { n: 99 });
+    sim.runFor(10);
+    expect(arrivals.ba).toHaveLength(20);
+    net.heal();
+    arrivals.ab!.length = 0;
+    const sentAt = sim.now;
+    net.send('a', 'b', { n: 100 });
+    net.send('b', 'a', { n: 101 });
+    sim.runFor(10);
+    expect(arrivals.ab).toEqual([sentAt + 1]);
+    expect(arrivals.ba).toHaveLength(21);
+  });
+
+  it('dropIf drops exactly the matching messages until removed', () => {
+    const { sim, net, inbox } = setup(['a', 'b']);
+    const remove = net.dropIf((from, _to, msg) => from === 'a' && msg.n % 2 === 0);
+    for (let i = 0; i < 6; i++) net.send('a', 'b', { n: i });
+    net.send('b', 'a', { n: 0 });
+    sim.runFor(10);
+    expect(inbox.get('b')).toEqual(['a:1', 'a:3', 'a:5']);
+    expect(inbox.get('a')).toEqual(['b:0']);
+    expect(net.stats().droppedRule).toBe(3);
+    remove();
+    net.send('a', 'b', { n: 8 });
+    sim.runFor(10);
+    expect(inbox.get('b')).toContain('a:8');
+  });
+
   it('rejects unknown nodes, duplicate registration and bad configs', () => {
     const sim = new Simulator();
     const net = new SimNetwork<Ping>(sim, new Prng(1));

@@ -107,6 +107,17 @@ describe('Simulator', () => {
     expect(() => new Simulator({ eventsMax: 0 })).toThrow(SimulationError);
   });
 
+  it('skewedClock is offset and drifts relative to virtual time', () => {
+    const sim = new Simulator({ startMs: 100 });
+    const fast = sim.skewedClock({ offsetMs: 5, driftRate: 0.5 });
+    const slow = sim.skewedClock({ driftRate: -0.5 });
+    expect(fast.now()).toBe(105);
+    sim.runFor(100);
+    expect(fast.now()).toBe(255);
+    expect(slow.now()).toBe(150);
+    expect(() => sim.skewedClock({ driftRate: -1 })).toThrow(SimulationError);
+  });
+
   it('keeps a bounded trace of labelled events', () => {
     const sim = new Simulator({ traceLinesMax: 2 });
     sim.schedule(1, () => undefined, 'one');
