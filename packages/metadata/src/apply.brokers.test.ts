@@ -184,6 +184,31 @@ describe('UnfenceBroker', () => {
   });
 });
 
+describe('UnregisterBroker', () => {
+  it('moves leadership and ISR membership away as a fence does, then removes the registration', () => {
+    const log = cluster(3);
+    log.createTopic('t', [[1, 2, 3]]);
+    log.ok({ type: 'UnregisterBroker', brokerId: 1, brokerEpoch: log.brokerEpoch(1) });
+    expect(log.state.brokers.has(1)).toBe(false);
+    expect(log.partition('t', 0)).toMatchObject({ leader: 2, isr: [2, 3], replicas: [1, 2, 3], leaderEpoch: 1 });
+    expect(log.last?.delta.brokersUnregistered.map((b) => b.brokerId)).toEqual([1]);
+    expect(log.last?.delta.brokers).toEqual([]);
+  });
+
+  it('lets the id register again as a new broker', () => {
+    const log = cluster(2);
+    log.ok({ type: 'UnregisterBroker', brokerId: 2, brokerEpoch: log.brokerEpoch(2) });
+    expect(log.register(2)).toBe(log.index);
+    expect(log.state.brokers.get(2)).toMatchObject({ fenced: true, retiredIncarnationIds: [] });
+  });
+
+  it('rejects an unknown broker and a stale broker epoch', () => {
+    const log = cluster(1);
+    expect(log.rejects({ type: 'UnregisterBroker', brokerId: 4, brokerEpoch: 1 })).toBe('BROKER_ID_NOT_REGISTERED');
+    expect(log.rejects({ type: 'UnregisterBroker', brokerId: 1, brokerEpoch: 999 })).toBe('STALE_BROKER_EPOCH');
+  });
+});
+
 describe('apply contract', () => {
   it('advances the applied index and clock on a rejection and changes nothing else', () => {
     const log = cluster(1);

@@ -35,6 +35,7 @@ import {
   type RegisterBroker,
   type TopicState,
   type UnfenceBroker,
+  type UnregisterBroker,
 } from './types.js';
 
 export const timestampMsMax = Number.MAX_SAFE_INTEGER - metadataLimits.leaseDurationMsMax;
@@ -69,6 +70,8 @@ function dispatch(d: Draft, c: MetadataCommand): CommandResult {
       return fenceBroker(d, c);
     case 'UnfenceBroker':
       return unfenceBroker(d, c);
+    case 'UnregisterBroker':
+      return unregisterBroker(d, c);
     case 'CreateTopic':
       return createTopic(d, c);
     case 'DeleteTopic':
@@ -308,6 +311,16 @@ function unfenceBroker(d: Draft, c: UnfenceBroker): CommandResult {
     }
   }
   return { type: 'UnfenceBroker', brokerId: c.brokerId };
+}
+
+function unregisterBroker(d: Draft, c: UnregisterBroker): CommandResult {
+  checkControllerStamp(d, c.controllerEpoch);
+  const broker = registeredBroker(d, c.brokerId, c.brokerEpoch);
+  // Fence first, so leadership and ISR membership move exactly as for a lost broker.
+  if (!broker.fenced) d.putBroker({ ...broker, fenced: true });
+  fenceEffects(d, c.brokerId);
+  d.removeBroker(c.brokerId);
+  return { type: 'UnregisterBroker', brokerId: c.brokerId };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ describe('command codec', () => {
     const a: MetadataCommand = { type: 'BrokerHeartbeat', brokerId: 1, brokerEpoch: 2 };
     const b = { brokerEpoch: 2, brokerId: 1, type: 'BrokerHeartbeat' } as MetadataCommand;
     expect(encodeCommand(a)).toEqual(encodeCommand(b));
+    const c1: MetadataCommand = { type: 'AlterConfigs', topicId: 'x', set: { 'retention.ms': '1', 'cleanup.policy': 'compact' }, delete: [] };
+    const c2: MetadataCommand = { type: 'AlterConfigs', topicId: 'x', set: { 'cleanup.policy': 'compact', 'retention.ms': '1' }, delete: [] };
+    expect(encodeCommand(c1)).toEqual(encodeCommand(c2));
   });
 
   it('refuses to encode a malformed command', () => {

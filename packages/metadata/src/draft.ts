@@ -31,6 +31,7 @@ export class Draft {
   controllerLease: ControllerLease | null;
   private brokers: Map<number, BrokerRegistration> | undefined;
   private readonly brokerBefore = new Map<number, BrokerRegistration | undefined>();
+  private readonly brokersRemoved = new Map<number, BrokerRegistration>();
   private readonly topicEdits = new Map<string, TopicEdit>();
   private readonly deleted = new Map<string, TopicState>();
 
@@ -60,6 +61,14 @@ export class Draft {
     this.brokers ??= new Map(this.base.brokers);
     if (!this.brokerBefore.has(broker.brokerId)) this.brokerBefore.set(broker.brokerId, this.brokers.get(broker.brokerId));
     this.brokers.set(broker.brokerId, broker);
+  }
+
+  removeBroker(brokerId: number): void {
+    const base = this.base.brokers.get(brokerId);
+    invariant(base !== undefined, () => `removal of unknown broker ${brokerId}`);
+    this.brokers ??= new Map(this.base.brokers);
+    this.brokers.delete(brokerId);
+    this.brokersRemoved.set(brokerId, base);
   }
 
   topic(topicId: string): TopicState | undefined {
@@ -160,7 +169,7 @@ export class Draft {
       names.delete(topic.name);
       if (base.topics.has(topicId)) topicsDeleted.push(base.topics.get(topicId) ?? topic);
     }
-    const brokers = [...this.brokerBefore].map(([brokerId, before]) => {
+    const brokers = [...this.brokerBefore].filter(([brokerId]) => !this.brokersRemoved.has(brokerId)).map(([brokerId, before]) => {
       const after = this.brokers?.get(brokerId);
       invariant(after !== undefined, () => `broker ${brokerId} vanished`);
       return before === undefined ? { brokerId, after } : { brokerId, before, after };
@@ -178,6 +187,7 @@ export class Draft {
     const delta: MetadataDelta = {
       clusterIdChanged: this.clusterId !== base.clusterId,
       brokers,
+      brokersUnregistered: [...this.brokersRemoved.values()],
       topicsCreated,
       topicsDeleted,
       partitions,
@@ -191,6 +201,7 @@ export class Draft {
 export const emptyDelta: MetadataDelta = {
   clusterIdChanged: false,
   brokers: [],
+  brokersUnregistered: [],
   topicsCreated: [],
   topicsDeleted: [],
   partitions: [],

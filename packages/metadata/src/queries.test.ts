@@ -5,12 +5,14 @@ import {
   brokersWithExpiredSessions,
   describeCluster,
   describeTopic,
+  electionChange,
   leaderBroker,
   leaderOf,
   localChanges,
   offlinePartitions,
   partitionsLedBy,
   partitionsReplicatedOn,
+  reassigningPartitions,
   topicByName,
   topicConfig,
   underReplicatedPartitions,
@@ -63,6 +65,48 @@ describe('queries', () => {
     expect(describeTopic(log.state, 'u')).toBeUndefined();
     expect(topicConfig(log.topic('t')).cleanupPolicy).toBe('compact');
     expect(describeCluster(log.state)).toMatchObject({ clusterId: 'test-cluster', controllerId: 100, controllerEpoch: 1, topicCount: 1, partitionCount: 1 });
+  });
+});
+
+describe('electionChange', () => {
+  it('proposes a preferred-leader election only when the preferred replica is in sync and live', () => {
+    const log = cluster(3);
+    const t = log.createTopic('t', [[1, 2, 3]]);
+    expect(electionChange(log.state, t.topicId, 0, 'preferred')).toBeUndefined();
+    log.ok({ type: 'PartitionChange', topicId: t.topicId, partition: 0, partitionEpoch: 0, leader: 2 });
+    const change = electionChange(log.state, t.topicId, 0, 'preferred', 7);
+    expect(change).toEqual({ type: 'PartitionChange', topicId: t.topicId, partition: 0, partitionEpoch: 1, leader: 1, controllerEpoch: 7 });
+    log.fence(1);
+    expect(electionChange(log.state, t.topicId, 0, 'preferred')).toBeUndefined();
+    expect(electionChange(log.state, 'nope', 0, 'preferred')).toBeUndefined();
+  });
+
+  it('proposes a clean election for an offline partition, and an unclean one only where allowed', () => {
+    for (const unclean of [false, true]) {
+      const log = cluster(3);
+      const t = log.createTopic('t', [[1, 2]], { 'unclean.leader.election.enable': String(unclean) });
+      expect(electionChange(log.state, t.topicId, 0, 'clean')).toBeUndefined();
+      log.fence(2);
+      log.fence(1);
+      log.unfence(2);
+      expect(electionChange(log.state, t.topicId, 0, 'clean')).toBeUndefined();
+      const change = electionChange(log.state, t.topicId, 0, 'unclean');
+      if (!unclean) {
+        expect(change).toBeUndefined();
+        continue;
+      }
+      expect(change).toMatchObject({ leader: 2, isr: [2] });
+      log.ok(change!);
+      expect(log.partition('t', 0)).toMatchObject({ leader: 2, isr: [2], offline: false });
+    }
+  });
+
+  it('lists partitions being reassigned', () => {
+    const log = cluster(3);
+    const t = log.createTopic('t', [[1, 2]]);
+    expect(reassigningPartitions(log.state)).toEqual([]);
+    log.ok({ type: 'BeginReassignment', topicId: t.topicId, partition: 0, partitionEpoch: 0, targetReplicas: [2, 3] });
+    expect(reassigningPartitions(log.state)).toEqual([{ topicId: t.topicId, partition: 0 }]);
   });
 });
 

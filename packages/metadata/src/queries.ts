@@ -8,6 +8,7 @@ import {
   type BrokerRegistration,
   type MetadataDelta,
   type MetadataState,
+  type PartitionChange,
   type PartitionRef,
   type PartitionState,
   type TopicState,
@@ -152,4 +153,43 @@ export function localChanges(delta: MetadataDelta, next: MetadataState, brokerId
     }
   }
   return { leaders, followers, deletes };
+}
+
+/** Partitions with a reassignment in progress (adding or removing replicas). */
+export function reassigningPartitions(state: MetadataState): PartitionRef[] {
+  return partitionsWhere(state, (p) => p.addingReplicas.length > 0 || p.removingReplicas.length > 0);
+}
+
+export type ElectionKind = 'preferred' | 'clean' | 'unclean';
+
+/**
+ * The PartitionChange a controller would propose for an election, or undefined when none is
+ * needed or possible. `preferred` moves leadership to the first replica when it is in sync
+ * and unfenced; `clean` elects the first in-sync unfenced replica for a partition without a
+ * live leader; `unclean` does the same, falling back (where the topic allows it) to any
+ * unfenced replica, whose ISR then restarts as itself alone.
+ */
+export function electionChange(
+  state: MetadataState,
+  topicId: string,
+  partition: number,
+  kind: ElectionKind,
+  controllerEpoch?: number,
+): PartitionChange | undefined {
+  const topic = state.topics.get(topicId);
+  const p = topic?.partitions[partition];
+  if (topic === undefined || p === undefined) return undefined;
+  const live = (id: number): boolean => state.brokers.get(id)?.fenced === false;
+  const base = { type: 'PartitionChange' as const, topicId, partition, partitionEpoch: p.partitionEpoch, ...(controllerEpoch === undefined ? {} : { controllerEpoch }) };
+  if (kind === 'preferred') {
+    const preferred = p.replicas[0];
+    if (preferred === undefined || preferred === p.leader || !p.isr.includes(preferred) || !live(preferred)) return undefined;
+    return { ...base, leader: preferred };
+  }
+  if (p.leader !== NO_LEADER && live(p.leader)) return undefined;
+  const clean = p.replicas.find((id) => p.isr.includes(id) && live(id));
+  if (clean !== undefined) return { ...base, leader: clean };
+  if (kind === 'clean' || !effectiveTopicConfig(topic.configs).uncleanLeaderElectionEnable) return undefined;
+  const unclean = p.replicas.find(live);
+  return unclean === undefined ? undefined : { ...base, leader: unclean, isr: [unclean] };
 }

@@ -57,7 +57,8 @@ const configKeyLengthMax = 256;
 
 export function stringMap(value: unknown, path: string, entriesMax: number, valueLengthMax: number): Record<string, string> {
   if (!isPlainObject(value)) fail(path, 'an object of strings');
-  const entries = Object.entries(value);
+  // Sorted, so that maps equal up to key order encode to the same bytes.
+  const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (entries.length > entriesMax) fail(path, `at most ${entriesMax} entries`);
   const out: Record<string, string> = {};
   for (const [k, v] of entries) {
@@ -111,6 +112,10 @@ const readers: { readonly [K in MetadataCommandType]: { readonly keys: readonly 
   UnfenceBroker: {
     keys: ['brokerId', 'brokerEpoch', 'controllerEpoch'],
     read: (c) => ({ type: 'UnfenceBroker', brokerId: brokerId(c.brokerId, 'brokerId'), brokerEpoch: epoch(c.brokerEpoch, 'brokerEpoch'), ...stamp(c) }),
+  },
+  UnregisterBroker: {
+    keys: ['brokerId', 'brokerEpoch', 'controllerEpoch'],
+    read: (c) => ({ type: 'UnregisterBroker', brokerId: brokerId(c.brokerId, 'brokerId'), brokerEpoch: epoch(c.brokerEpoch, 'brokerEpoch'), ...stamp(c) }),
   },
   CreateTopic: {
     keys: ['name', 'assignment', 'configs', 'controllerEpoch'],

@@ -131,6 +131,13 @@ export interface UnfenceBroker extends ControllerStamp {
   readonly brokerEpoch: number;
 }
 
+/** Decommission: the broker leaves every ISR and leadership (as if fenced) and its registration is removed. */
+export interface UnregisterBroker extends ControllerStamp {
+  readonly type: 'UnregisterBroker';
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+}
+
 export interface CreateTopic extends ControllerStamp {
   readonly type: 'CreateTopic';
   readonly name: string;
@@ -215,6 +222,7 @@ export type MetadataCommand =
   | BrokerHeartbeat
   | FenceBroker
   | UnfenceBroker
+  | UnregisterBroker
   | CreateTopic
   | DeleteTopic
   | CreatePartitions
@@ -245,6 +253,7 @@ export interface PartitionDelta extends PartitionRef {
 export interface MetadataDelta {
   readonly clusterIdChanged: boolean;
   readonly brokers: readonly { readonly brokerId: number; readonly before?: BrokerRegistration; readonly after: BrokerRegistration }[];
+  readonly brokersUnregistered: readonly BrokerRegistration[];
   readonly topicsCreated: readonly TopicState[];
   readonly topicsDeleted: readonly TopicState[];
   /** Partitions created or changed in topics that still exist after the command. */
@@ -260,6 +269,7 @@ export type CommandResult =
   | { readonly type: 'BrokerHeartbeat'; readonly fenced: boolean }
   | { readonly type: 'FenceBroker'; readonly brokerId: number }
   | { readonly type: 'UnfenceBroker'; readonly brokerId: number }
+  | { readonly type: 'UnregisterBroker'; readonly brokerId: number }
   | { readonly type: 'CreateTopic'; readonly topicId: string; readonly name: string }
   | { readonly type: 'DeleteTopic'; readonly topicId: string; readonly name: string }
   | { readonly type: 'CreatePartitions'; readonly topicId: string; readonly partitionCount: number }

@@ -109,6 +109,7 @@ export const sampleCommands: readonly MetadataCommand[] = [
   { type: 'BrokerHeartbeat', brokerId: 1, brokerEpoch: 2 },
   { type: 'FenceBroker', brokerId: 1, brokerEpoch: 2, controllerEpoch: 3 },
   { type: 'UnfenceBroker', brokerId: 1, brokerEpoch: 2 },
+  { type: 'UnregisterBroker', brokerId: 3, brokerEpoch: 7 },
   { type: 'CreateTopic', name: 't', assignment: [[1, 2], [2, 1]], configs: { 'retention.ms': '1' }, controllerEpoch: 1 },
   { type: 'DeleteTopic', topicId: 'x' },
   { type: 'CreatePartitions', topicId: 'x', assignment: [[1]] },

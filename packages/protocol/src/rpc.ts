@@ -432,6 +432,8 @@ export function createServiceClient<S extends ServiceDefinition>(
           const signal = options?.signal;
           if (signal?.aborted) return reject(abortedError(signal));
           const metadata = options?.metadata ?? new grpc.Metadata();
+          // Assigned once the call exists; grpc-js may in principle complete it synchronously.
+          let unlink = (): void => undefined;
           const call = client.makeUnaryRequest(
             path,
             serialize,
@@ -445,7 +447,7 @@ export function createServiceClient<S extends ServiceDefinition>(
               else resolve(response);
             },
           );
-          const unlink = linkSignal(signal, call);
+          unlink = linkSignal(signal, call);
         });
     } else if (!method.requestStream && method.responseStream) {
       methods[key] = (request: unknown, options?: CallOptions): AsyncIterable<unknown> => ({
@@ -464,13 +466,14 @@ export function createServiceClient<S extends ServiceDefinition>(
           if (signal?.aborted) return reject(abortedError(signal));
           const metadata = options?.metadata ?? new grpc.Metadata();
           let sourceError: Error | undefined;
+          let unlink = (): void => undefined;
           const call = client.makeClientStreamRequest(path, serialize, deserialize, metadata, grpcCallOptions(options), (err, response) => {
             unlink();
             if (sourceError !== undefined) reject(sourceError);
             else if (err) reject(fromServiceError(err, signal));
             else resolve(response);
           });
-          const unlink = linkSignal(signal, call);
+          unlink = linkSignal(signal, call);
           void writeAll(call, requests, (err) => {
             sourceError = asError(err);
           });

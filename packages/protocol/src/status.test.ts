@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, ErrorCode, StreamBusError, TransportError, isRetriable } from './errors.js';
+import { ERROR_CODES, ErrorCode, StreamBusError, TransportError, errorCodeName, isRetriable } from './errors.js';
 import { channelOptions, createServer, fromServiceError, grpcStatusOf, toGrpcStatus } from './rpc.js';
 
 // What grpc-js hands a client when a call fails: the status as an Error with metadata.
@@ -37,6 +39,21 @@ describe('domain errors across gRPC status and trailers', () => {
     expect(grpcStatusOf(ErrorCode.NOT_LEADER_OR_FOLLOWER)).toBe(grpc.status.UNAVAILABLE);
     expect(grpcStatusOf(ErrorCode.OFFSET_OUT_OF_RANGE)).toBe(grpc.status.FAILED_PRECONDITION);
     expect(grpcStatusOf(ErrorCode.UNKNOWN_SERVER_ERROR)).toBe(grpc.status.INTERNAL);
+  });
+
+  it('agrees with the Go table (packages/sdk-go/errors GRPCCode) for every code', () => {
+    const go = readFileSync(fileURLToPath(new URL('../../sdk-go/errors/errors.go', import.meta.url)), 'utf8');
+    const table = new Map(
+      [...go.matchAll(/streambusv1\.ErrorCode_ERROR_CODE_(\w+):\s+codes\.(\w+),/g)].map((m) => [
+        m[1]!,
+        m[2]!.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase(),
+      ]),
+    );
+    expect(table.size).toBeGreaterThan(10);
+    for (const code of ERROR_CODES) {
+      const goStatus = table.get(errorCodeName(code)) ?? (isRetriable(code) ? 'UNAVAILABLE' : 'FAILED_PRECONDITION');
+      expect(grpc.status[grpcStatusOf(code)], errorCodeName(code)).toBe(goStatus);
+    }
   });
 
   it('a status without StreamBus trailers is a TransportError; garbage trailers are ignored', () => {

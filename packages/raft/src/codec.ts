@@ -11,7 +11,8 @@ import { type ConfState, type Entry, type HardState, type Message, type Snapshot
 const MESSAGE_VERSION = 1;
 const FLAG_REJECT = 1;
 const FLAG_SNAPSHOT = 2;
-const MAX_MESSAGE_TYPE = MessageType.TimeoutNow;
+const MAX_MESSAGE_TYPE: number = MessageType.TimeoutNow;
+const ENTRY_TYPES: readonly number[] = [EntryType.Normal, EntryType.ConfChange];
 
 class Writer {
   private buf: Uint8Array;
@@ -115,7 +116,7 @@ function readEntry(r: Reader): Entry {
   const term = r.u64();
   const index = r.u64();
   const type = r.u8();
-  if (type !== EntryType.Normal && type !== EntryType.ConfChange) throw new RaftError('CODEC', `unknown entry type ${type}`);
+  if (!ENTRY_TYPES.includes(type)) throw new RaftError('CODEC', `unknown entry type ${type}`);
   const data = r.bytes();
   return { term, index, type, data };
 }
@@ -202,7 +203,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
     const entries: Entry[] = [];
     for (let i = 0; i < n; i++) entries.push(readEntry(r));
     const snapshot = (flags & FLAG_SNAPSHOT) !== 0 ? readSnapshot(r) : undefined;
-    return { type: type as MessageType, from, to, term, index, logTerm, commit, reject: (flags & FLAG_REJECT) !== 0, rejectHint, context, entries, snapshot };
+    return { type, from, to, term, index, logTerm, commit, reject: (flags & FLAG_REJECT) !== 0, rejectHint, context, entries, snapshot };
   });
 }
 

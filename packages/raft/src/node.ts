@@ -33,6 +33,8 @@ export interface RaftNodeOptions {
   readonly proposalBatchMax?: number;
   /** Proposals queued but not yet handed to the core; beyond this propose() refuses. */
   readonly proposalQueueMax?: number;
+  /** A proposal or read not answered within this fails with UNAVAILABLE (outcome unknown). */
+  readonly requestTimeoutMs?: number;
   /** fsync every write (turning it off is for tests only: it voids durability). */
   readonly sync?: boolean;
   /** Called after a conf change entry is applied. */
@@ -45,20 +47,22 @@ export interface RaftNodeOptions {
 
 interface PendingProposal {
   readonly term: number;
-  resolve(v: { index: number; term: number }): void;
-  reject(e: RaftError): void;
+  readonly deadline: number;
+  readonly resolve: (v: { index: number; term: number }) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 interface QueuedProposal {
   readonly data: Uint8Array;
-  resolve(v: { index: number; term: number }): void;
-  reject(e: RaftError): void;
+  readonly resolve: (v: { index: number; term: number }) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 interface PendingRead {
   index: number | undefined;
-  resolve(index: number): void;
-  reject(e: RaftError): void;
+  readonly deadline: number;
+  readonly resolve: (index: number) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 /**
@@ -74,6 +78,7 @@ export class RaftNode {
   private readonly snapshotEntriesMax: number;
   private readonly proposalBatchMax: number;
   private readonly proposalQueueMax: number;
+  private readonly requestTimeoutMs: number;
   private ticker: NodeJS.Timeout | undefined;
   private queue: QueuedProposal[] = [];
   private readonly pending = new Map<number, PendingProposal>();
@@ -90,7 +95,7 @@ export class RaftNode {
   private readys = 0;
   private proposals = 0;
   private proposalBatches = 0;
-  private leaderWaiters: { want: number; resolve(): void; reject(e: RaftError): void; timer: NodeJS.Timeout }[] = [];
+  private leaderWaiters: { want: number; resolve: () => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }[] = [];
 
   private constructor(opts: RaftNodeOptions, storage: LevelStorage, raft: Raft) {
     this.opts = opts;
@@ -99,6 +104,7 @@ export class RaftNode {
     this.snapshotEntriesMax = opts.snapshotEntriesMax ?? 10_000;
     this.proposalBatchMax = opts.proposalBatchMax ?? 4096;
     this.proposalQueueMax = opts.proposalQueueMax ?? 65_536;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     const snap = storage.cache.snapshot();
     this.snapshotIndex = snap.metadata.index;
     this.applied = snap.metadata.index;
@@ -141,12 +147,12 @@ export class RaftNode {
     if (err !== undefined) return Promise.reject(err);
     const id = ++this.readSeq;
     return new Promise((resolve, reject) => {
-      this.reads.set(id, { index: undefined, resolve, reject });
+      this.reads.set(id, { index: undefined, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
       try {
         this.raft.readIndex(id);
       } catch (e) {
         this.reads.delete(id);
-        reject(e as RaftError);
+        reject(asRaftError(e));
         return;
       }
       this.kick();
@@ -160,9 +166,9 @@ export class RaftNode {
     return new Promise((resolve, reject) => {
       try {
         const r = this.raft.proposeConfChange(cc);
-        this.pending.set(r.index, { term: r.term, resolve, reject });
+        this.pending.set(r.index, { term: r.term, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
       } catch (e) {
-        reject(e as RaftError);
+        reject(asRaftError(e));
         return;
       }
       this.kick();
@@ -179,7 +185,7 @@ export class RaftNode {
       try {
         this.raft.transferLeadership(to);
       } catch (e) {
-        reject(e as RaftError);
+        reject(asRaftError(e));
         return;
       }
       const timer = setTimeout(() => {
@@ -241,7 +247,23 @@ export class RaftNode {
   private onTick(): void {
     if (this.stopped) return;
     this.guard(() => this.raft.tick());
+    this.expireRequests(Date.now());
     this.kick();
+  }
+
+  /** Bounded waits: a request whose entry never reaches this node must not hang forever. */
+  private expireRequests(now: number): void {
+    // Maps iterate in insertion order, which is deadline order: stop at the first live one.
+    for (const [index, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.pending.delete(index);
+      p.reject(new RaftError('UNAVAILABLE', `proposal at ${index} not applied within ${this.requestTimeoutMs} ms; outcome unknown`));
+    }
+    for (const [id, r] of this.reads) {
+      if (r.deadline > now) break;
+      this.reads.delete(id);
+      r.reject(new RaftError('UNAVAILABLE', `read not confirmed within ${this.requestTimeoutMs} ms`));
+    }
   }
 
   private kick(): void {
@@ -279,6 +301,7 @@ export class RaftNode {
   }
 
   private flushProposals(): void {
+    const now = Date.now();
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.proposalBatchMax);
       this.proposals += batch.length;
@@ -288,10 +311,10 @@ export class RaftNode {
         for (let i = 0; i < batch.length; i++) {
           const r = results[i]!;
           const p = batch[i]!;
-          this.pending.set(r.index, { term: r.term, resolve: p.resolve, reject: p.reject });
+          this.pending.set(r.index, { term: r.term, deadline: now + this.requestTimeoutMs, resolve: p.resolve, reject: p.reject });
         }
       } catch (e) {
-        const err = e instanceof RaftError ? e : new RaftError('INVARIANT', 'propose failed', { cause: e });
+        const err = asRaftError(e);
         for (const p of batch) p.reject(err);
       }
     }
@@ -395,4 +418,8 @@ export class RaftNode {
     }
     this.leaderWaiters = [];
   }
+}
+
+function asRaftError(e: unknown): RaftError {
+  return e instanceof RaftError ? e : new RaftError('INVARIANT', 'unexpected failure in the raft core', { cause: e });
 }

@@ -378,10 +378,12 @@ export class Raft {
     this.leaderId = this.id;
     this.role = StateRole.Leader;
     this.prs.get(this.id)?.becomeReplicate();
-    // Conf changes already in the log may be uncommitted; the next waits until all are applied.
-    this.pendingConfIndex = this.log.lastIndex();
     // An empty entry of the new term commits everything before it (Raft §5.4.2, §8).
     this.appendEntries([{ type: EntryType.Normal, data: new Uint8Array(0) }]);
+    // No conf change until that entry is applied: with append-time membership, a leader that
+    // changes the configuration before committing in its term can split the quorum (the
+    // single-server bug, thesis §4.1 errata). It also covers uncommitted conf entries before it.
+    this.pendingConfIndex = this.log.lastIndex();
     this.uncommittedBytes = 0;
   }
 
@@ -538,7 +540,13 @@ export class Raft {
         // Leadership transfer: campaign at once, past any lease the voters hold.
         this.hup(true);
         return;
-      default:
+      case MessageType.AppResp:
+      case MessageType.HeartbeatResp:
+      case MessageType.Vote:
+      case MessageType.VoteResp:
+      case MessageType.PreVote:
+      case MessageType.PreVoteResp:
+        // Stale answers from an earlier role, or votes (handled in step()).
         return;
     }
   }
@@ -558,7 +566,13 @@ export class Raft {
         this.becomeFollower(m.term, m.from);
         this.handleSnapshot(m);
         return;
-      default:
+      case MessageType.AppResp:
+      case MessageType.HeartbeatResp:
+      case MessageType.TimeoutNow:
+      case MessageType.Vote:
+      case MessageType.PreVote:
+      case MessageType.VoteResp:
+      case MessageType.PreVoteResp:
         break;
     }
     if (m.type !== myVoteResp) return;
@@ -588,7 +602,12 @@ export class Raft {
       case MessageType.HeartbeatResp:
         if (pr !== undefined) this.handleHeartbeatResponse(m, pr);
         return;
-      default:
+      case MessageType.TimeoutNow:
+      case MessageType.Vote:
+      case MessageType.PreVote:
+      case MessageType.VoteResp:
+      case MessageType.PreVoteResp:
+        // Late election traffic of this term: the election is over.
         return;
     }
   }

@@ -163,10 +163,12 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
   return out;
 }
 
+const MAX_CONF_CHANGE_TYPE: number = ConfChangeType.PromoteLearner;
+
 export function decodeConfChange(data: Uint8Array): ConfChange | undefined {
   if (data.byteLength !== 5) return undefined;
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const type = dv.getUint8(0);
-  if (type > ConfChangeType.PromoteLearner) return undefined;
-  return { type: type as ConfChangeType, nodeId: dv.getUint32(1) };
+  if (type > MAX_CONF_CHANGE_TYPE) return undefined;
+  return { type, nodeId: dv.getUint32(1) };
 }

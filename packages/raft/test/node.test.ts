@@ -42,7 +42,9 @@ interface Cluster {
   nodes: Map<number, RaftNode>;
 }
 
-async function startNode(c: Cluster, id: number, voters: number[], extra: { snapshotEntriesMax?: number } = {}): Promise<RaftNode> {
+type Extra = { snapshotEntriesMax?: number; requestTimeoutMs?: number };
+
+async function startNode(c: Cluster, id: number, voters: number[], extra: Extra = {}): Promise<RaftNode> {
   let dir = c.dirs.get(id);
   if (dir === undefined) {
     dir = mkdtempSync(join(tmpdir(), `raft-node-${id}-`));
@@ -67,7 +69,7 @@ async function startNode(c: Cluster, id: number, voters: number[], extra: { snap
   return node;
 }
 
-async function startCluster(n: number, extra: { snapshotEntriesMax?: number } = {}): Promise<Cluster> {
+async function startCluster(n: number, extra: Extra = {}): Promise<Cluster> {
   const c: Cluster = { net: new MemoryNetwork(true), machines: new Map(), dirs: new Map(), nodes: new Map() };
   const voters = Array.from({ length: n }, (_, i) => i + 1);
   for (const id of voters) await startNode(c, id, voters, extra);
@@ -155,6 +157,14 @@ describe('RaftNode', () => {
     expect(l.status().voters).toEqual([1, 2, 3, 4]);
     const again = await l.changeMembership({ type: ConfChangeType.AddVoter, nodeId: 4 }).catch((e: unknown) => e);
     expect((again as RaftError).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('fails a proposal that cannot commit with UNAVAILABLE after requestTimeoutMs', async () => {
+    const c = await startCluster(3, { requestTimeoutMs: 300 });
+    const l = leader(c)!;
+    c.net.disconnect(l.id);
+    const err = await l.propose(enc('lost')).catch((e: unknown) => e);
+    expect((err as RaftError).code).toBe('UNAVAILABLE');
   });
 
   it('fails pending work with STOPPED', async () => {

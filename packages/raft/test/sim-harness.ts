@@ -2,7 +2,7 @@ import {
   type KvInput,
   type KvOperation,
   type KvOutput,
-  Prng,
+  type Prng,
   SimNetwork,
   Simulator,
   checkLinearizable,
@@ -160,7 +160,7 @@ export class RaftSimulation {
     node.incarnation++;
     node.syncing = false;
     const snap = node.durable.snapshot();
-    node.kv = snap.metadata.index > 0 ? decodeKv(snap.data) : new Map();
+    node.kv = snap.metadata.index > 0 ? decodeKv(snap.data) : new Map<string, string>();
     node.applied = snap.metadata.index;
     const inc = node.incarnation;
     node.tickTimer = this.sim.every(this.o.tickMs, () => {
@@ -219,7 +219,11 @@ export class RaftSimulation {
         node.kv = decodeKv(rd.snapshot.data);
         node.applied = rd.snapshot.metadata.index;
         // A snapshot hides whether a proposal it covers was committed as proposed.
-        for (const [i, p] of node.puts) if (i <= node.applied) node.puts.delete(i) && p.done('unknown');
+        for (const [i, p] of node.puts) {
+          if (i > node.applied) continue;
+          node.puts.delete(i);
+          p.done('unknown');
+        }
       }
       for (const e of rd.committedEntries) this.apply(node, e);
       for (const rs of rd.readStates) {
@@ -308,6 +312,7 @@ export class RaftSimulation {
     }
     else if (roll < 70) this.net.configure({ dropRate: this.prng.pick([0, 0.02, 0.1, 0.3]), duplicateRate: this.prng.pick([0, 0.05]) });
     else if (roll < 80) this.changeMembership();
+    else if (roll < 85) this.transferLeadership();
   }
 
   private changeMembership(): void {
@@ -327,6 +332,19 @@ export class RaftSimulation {
       const r = leader.raft.proposeConfChange({ type, nodeId: id });
       this.sim.trace(`conf ${ConfChangeType[type]}(${id}) at ${r.term}/${r.index} by ${leader.id}`);
       this.stats.confChanges++;
+      this.process(leader);
+    } catch (e) {
+      if (!(e instanceof RaftError)) throw e;
+    }
+  }
+
+  private transferLeadership(): void {
+    const leader = this.leader();
+    if (leader?.raft === undefined) return;
+    const to = this.prng.pick(leader.raft.appliedConfState().voters);
+    try {
+      leader.raft.transferLeadership(to);
+      this.sim.trace(`transfer ${leader.id} -> ${to}`);
       this.process(leader);
     } catch (e) {
       if (!(e instanceof RaftError)) throw e;
@@ -465,5 +483,5 @@ function encodeKv(kv: Map<string, string>): Uint8Array {
 }
 
 function decodeKv(data: Uint8Array): Map<string, string> {
-  return new Map(JSON.parse(new TextDecoder().decode(data)) as [string, string][]);
+  return new Map<string, string>(JSON.parse(new TextDecoder().decode(data)) as [string, string][]);
 }

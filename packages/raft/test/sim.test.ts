@@ -5,7 +5,7 @@ import { RaftSimulation } from './sim-harness.js';
 // Hundreds of seeded runs of crashes (losing unsynced state), partitions, message loss and
 // membership changes, each followed by healing. A failure prints SEED=<n>; replay it with
 // `SEED=<n> npx vitest run --project @streambus/raft`. STREAMBUS_LONG=1 runs many more seeds.
-const SEEDS = 250;
+const SEEDS = 300;
 
 describe('raft simulation', () => {
   it('keeps election safety, log matching, leader completeness, state machine safety and linearizability', () => {

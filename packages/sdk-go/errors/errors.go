@@ -11,8 +11,21 @@ package errors
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	streambusv1 "github.com/streambus/streambus/packages/sdk-go/gen/streambus/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Trailer keys with which a server fails a whole call with a domain error (see
+// proto/README.md). Pass grpc.Trailer(&md) on the call to receive them.
+const (
+	TrailerCode        = "streambus-error-code"
+	TrailerRetriable   = "streambus-retriable"
+	TrailerLeaderID    = "streambus-leader-id"
+	TrailerLeaderEpoch = "streambus-leader-epoch"
 )
 
 // Code is the domain error code carried on the wire (Kafka's error code numbers).
@@ -154,4 +167,99 @@ func FromProto(pe *streambusv1.Error, hint *streambusv1.LeaderHint) *Error {
 // ToProto converts e into a response's Error.
 func (e *Error) ToProto() *streambusv1.Error {
 	return &streambusv1.Error{Code: e.Code, Message: e.Message, Retriable: e.Retriable}
+}
+
+// FromGRPC turns a failed call into an *Error when the server answered a domain error
+// (its code is in trailer), or returns err unchanged (a transport failure: use
+// google.golang.org/grpc/status to inspect it). nil stays nil.
+func FromGRPC(err error, trailer metadata.MD) error {
+	if err == nil {
+		return nil
+	}
+	code, ok := trailerInt(trailer, TrailerCode)
+	if !ok {
+		return err
+	}
+	e := &Error{Code: Code(code), Message: status.Convert(err).Message(), Cause: err}
+	e.Message = strings.TrimPrefix(e.Message, Name(e.Code)+": ")
+	if values := trailer.Get(TrailerRetriable); len(values) > 0 {
+		e.Retriable = values[0] == "1"
+	} else {
+		e.Retriable = IsRetriable(e.Code)
+	}
+	if id, ok := trailerInt(trailer, TrailerLeaderID); ok {
+		e.LeaderID = &id
+	}
+	if epoch, ok := trailerInt(trailer, TrailerLeaderEpoch); ok {
+		e.LeaderEpoch = &epoch
+	}
+	return e
+}
+
+// Trailer returns the trailer and gRPC status with which a server fails a call with e.
+func (e *Error) Trailer() (metadata.MD, *status.Status) {
+	md := metadata.Pairs(TrailerCode, strconv.Itoa(int(e.Code)))
+	if e.Retriable {
+		md.Set(TrailerRetriable, "1")
+	} else {
+		md.Set(TrailerRetriable, "0")
+	}
+	if e.LeaderID != nil {
+		md.Set(TrailerLeaderID, strconv.Itoa(int(*e.LeaderID)))
+	}
+	if e.LeaderEpoch != nil {
+		md.Set(TrailerLeaderEpoch, strconv.Itoa(int(*e.LeaderEpoch)))
+	}
+	return md, status.New(GRPCCode(e.Code), e.Error())
+}
+
+// grpcCodes is packages/protocol's grpcStatusOf table: the status a domain code travels
+// under, for clients that read only statuses.
+var grpcCodes = map[Code]codes.Code{
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_REQUEST:              codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_TOPIC_EXCEPTION:      codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_PARTITIONS:           codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_REPLICATION_FACTOR:   codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_REPLICA_ASSIGNMENT:   codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_CONFIG:               codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_REQUIRED_ACKS:        codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_RECORD:               codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_INVALID_TIMESTAMP:            codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_CORRUPT_MESSAGE:              codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_MESSAGE_TOO_LARGE:            codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_RECORD_LIST_TOO_LARGE:        codes.InvalidArgument,
+	streambusv1.ErrorCode_ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION:   codes.NotFound,
+	streambusv1.ErrorCode_ERROR_CODE_GROUP_ID_NOT_FOUND:           codes.NotFound,
+	streambusv1.ErrorCode_ERROR_CODE_RESOURCE_NOT_FOUND:           codes.NotFound,
+	streambusv1.ErrorCode_ERROR_CODE_TOPIC_ALREADY_EXISTS:         codes.AlreadyExists,
+	streambusv1.ErrorCode_ERROR_CODE_THROTTLING_QUOTA_EXCEEDED:    codes.ResourceExhausted,
+	streambusv1.ErrorCode_ERROR_CODE_REQUEST_TIMED_OUT:            codes.DeadlineExceeded,
+	streambusv1.ErrorCode_ERROR_CODE_UNSUPPORTED_VERSION:          codes.Unimplemented,
+	streambusv1.ErrorCode_ERROR_CODE_UNSUPPORTED_COMPRESSION_TYPE: codes.Unimplemented,
+	streambusv1.ErrorCode_ERROR_CODE_UNKNOWN_SERVER_ERROR:         codes.Internal,
+	streambusv1.ErrorCode_ERROR_CODE_NONE:                         codes.Internal,
+}
+
+// GRPCCode is the gRPC status code a domain code travels under: the table above, else
+// Unavailable when retriable and FailedPrecondition when not.
+func GRPCCode(code Code) codes.Code {
+	if c, ok := grpcCodes[code]; ok {
+		return c
+	}
+	if IsRetriable(code) {
+		return codes.Unavailable
+	}
+	return codes.FailedPrecondition
+}
+
+func trailerInt(md metadata.MD, key string) (int32, bool) {
+	values := md.Get(key)
+	if len(values) == 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(values[0], 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return int32(n), true
 }

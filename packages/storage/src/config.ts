@@ -40,6 +40,11 @@ export interface StorageOptions {
   readonly maintenanceIntervalMs?: number;
   readonly openTablesMax?: number;
   readonly manifestBytesMax?: number;
+  /**
+   * Check every batch's CRC-32C when reading SSTables (one pass over the bytes read). When false,
+   * reads check block and batch headers only and leave bodies to the consumer's CRC check, as Kafka does.
+   */
+  readonly verifyReads?: boolean;
   /** Check every SSTable footer and index when opening the engine. */
   readonly verifyTablesOnOpen?: boolean;
   readonly defaultPartitionConfig?: Partial<PartitionConfig>;
@@ -96,6 +101,7 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     openTablesMax: positiveInt('openTablesMax', o.openTablesMax ?? 512),
     manifestBytesMax: positiveInt('manifestBytesMax', o.manifestBytesMax ?? 4 * MiB, 1024),
     verifyTablesOnOpen: o.verifyTablesOnOpen ?? true,
+    verifyReads: o.verifyReads ?? true,
     defaultPartitionConfig: resolvePartitionConfig(DEFAULT_PARTITION_CONFIG, o.defaultPartitionConfig),
   };
 }

@@ -39,6 +39,8 @@ export class StorageEngine {
   private nextFile: number;
   private nextPartitionId = 1;
   private memBytes = 0;
+  /** Bytes of appends admitted but not yet in a memtable. */
+  private reservedBytes = 0;
   private memPeak = 0;
   private budgetWaiters: (() => void)[] = [];
   private flushQueue = new Set<PartitionLog>();
@@ -70,7 +72,7 @@ export class StorageEngine {
     await fs.mkdir(walDir);
     const frameBytesMax = options.appendBytesMax + FRAME_OVERHEAD_BYTES;
     const manifest = await Manifest.open(fs, dir, options.manifestBytesMax, Math.max(frameBytesMax, 64 * 1024 * 1024));
-    const engine = new StorageEngine(options, manifest, new TableCache(fs, sstDir, options.openTablesMax), sstDir, walDir);
+    const engine = new StorageEngine(options, manifest, new TableCache(fs, sstDir, options.openTablesMax, options.verifyReads), sstDir, walDir);
     try {
       await engine.recover(frameBytesMax);
     } catch (err) {
@@ -299,8 +301,15 @@ export class StorageEngine {
       checkOpen: () => this.checkOpen(),
       allocateFileNumber: () => this.nextFile++,
       afterAppend: (log, bytes) => this.afterAppend(log, bytes),
-      waitForBudget: () => this.waitForBudget(),
-      overBudget: () => this.memBytes > this.options.memtableBytesMax && this.failure === null && !this.closed,
+      reserveMemory: (bytes) => {
+        this.reservedBytes += bytes;
+      },
+      releaseMemory: (bytes) => {
+        this.reservedBytes -= bytes;
+        for (const w of this.budgetWaiters.splice(0)) w();
+      },
+      waitForBudget: (bytes) => this.waitForBudget(bytes),
+      overBudget: (bytes) => this.overBudget(bytes),
       fail: (err) => this.fail(err),
       afterStructureChange: () => this.afterStructureChange(),
       throttle: (bytes) => this.throttle(bytes),
@@ -343,7 +352,7 @@ export class StorageEngine {
 
   private afterAppend(log: PartitionLog, bytes: number): void {
     this.memBytes += bytes;
-    if (this.memBytes > this.memPeak) this.memPeak = this.memBytes;
+    if (this.memBytes + this.reservedBytes > this.memPeak) this.memPeak = this.memBytes + this.reservedBytes;
     if (log.memtable.bytes >= this.options.memtableFlushBytes) this.flushQueue.add(log);
     if (this.memBytes > this.options.memtableBytesMax / 2) {
       let largest: PartitionLog | undefined;
@@ -357,14 +366,24 @@ export class StorageEngine {
     let n = 0;
     for (const p of this.byId.values()) n += p.memtable.bytes;
     this.memBytes = n;
-    if (n > this.memPeak) this.memPeak = n;
-    if (n <= this.options.memtableBytesMax) for (const w of this.budgetWaiters.splice(0)) w();
+    if (n + this.reservedBytes > this.memPeak) this.memPeak = n + this.reservedBytes;
+    for (const w of this.budgetWaiters.splice(0)) w();
   }
 
-  private async waitForBudget(): Promise<void> {
-    while (this.memBytes > this.options.memtableBytesMax && this.failure === null && !this.closed) {
-      this.queueLargest();
-      this.startFlusher();
+  /** An append of `bytes` must wait; a lone append larger than the budget still goes through. */
+  private overBudget(bytes: number): boolean {
+    if (this.failure !== null || this.closed) return false;
+    const used = this.memBytes + this.reservedBytes;
+    return used > 0 && used + bytes > this.options.memtableBytesMax;
+  }
+
+  private async waitForBudget(bytes: number): Promise<void> {
+    while (this.overBudget(bytes)) {
+      // Wake-ups come from real events only (a flush finished, an append landed), never a spin.
+      if (this.memBytes > 0) {
+        this.queueLargest();
+        this.startFlusher();
+      }
       await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
     }
   }

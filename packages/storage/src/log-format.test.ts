@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameType, frame, parseLog } from './log-format.js';
+import { encodeSimpleBatch } from './batch.js';
+import { FrameType, frame, parseLog, walFrame } from './log-format.js';
 
 function log(payloads: readonly Buffer[]): Buffer {
-  return Buffer.concat(payloads.flatMap((p) => frame(FrameType.walAppend, [p])));
+  return Buffer.concat(payloads.flatMap((p) => frame(FrameType.manifestEdit, [p])));
 }
 
 const payloads = fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }).map((a) => Buffer.from(a)), { minLength: 1, maxLength: 20 });
@@ -43,6 +44,23 @@ describe('framed log', () => {
         const parsed = parseLog(full, 1 << 20);
         expect(parsed.tail.kind).toBe('corrupt');
         expect(parsed.frames.length).toBeLessThan(ps.length);
+      }),
+    );
+  });
+
+  it('checks every byte of a WAL append frame once: headers by the frame CRC, bodies by batch CRCs', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 2, maxLength: 8 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (values, at, bit) => {
+        const frames = values.map((v, i) => {
+          const head = Buffer.alloc(4);
+          head.writeUInt32LE(i, 0);
+          return Buffer.concat(walFrame(head, [encodeSimpleBatch([{ value: Buffer.from(v) }])]));
+        });
+        const full = Buffer.concat(frames);
+        expect(parseLog(full, 1 << 20).frames).toHaveLength(values.length);
+        const pos = at % (full.length - (frames.at(-1)?.length ?? 0));
+        full[pos] = (full[pos] ?? 0) ^ (1 << bit);
+        expect(parseLog(full, 1 << 20).tail.kind).toBe('corrupt');
       }),
     );
   });

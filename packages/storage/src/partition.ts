@@ -48,9 +48,12 @@ export interface EngineContext {
   checkWritable(): void;
   checkOpen(): void;
   allocateFileNumber(): number;
+  /** Memtable bytes of an append: reserved at admission, then installed or released. */
+  reserveMemory(bytes: number): void;
+  releaseMemory(bytes: number): void;
   afterAppend(p: PartitionLog, bytes: number): void;
-  waitForBudget(): Promise<void>;
-  overBudget(): boolean;
+  waitForBudget(bytes: number): Promise<void>;
+  overBudget(bytes: number): boolean;
   fail(err: unknown): StorageError;
   afterStructureChange(): Promise<void>;
   throttle(bytes: number): Promise<void>;
@@ -169,13 +172,13 @@ export class PartitionLog {
     // Appends that must wait queue in call order, so a pipelining caller never sees its
     // batches reordered; with nobody waiting, offsets are assigned without yielding.
     let admitted: (() => void) | undefined;
-    if (this.waiting > 0 || this.gate !== null || this.ctx.overBudget()) {
+    if (this.waiting > 0 || this.gate !== null || this.ctx.overBudget(total)) {
       const previous = this.admission;
       this.admission = new Promise<void>((resolve) => (admitted = resolve));
       this.waiting++;
       try {
         await previous;
-        await this.waitForTurn();
+        await this.waitForTurn(total);
       } catch (err) {
         this.waiting--;
         admitted?.();
@@ -208,14 +211,22 @@ export class PartitionLog {
       entries.push({ bytes: b.bytes, info });
     }
     this.nextOffset = next;
+    this.ctx.reserveMemory(total);
     const op = this.ctx.walAppend(
       this.id,
       entries.map((e) => e.bytes),
     );
-    const done = op.then((position) => {
-      this.install(entries, position);
-      this.ctx.afterAppend(this, total);
-    });
+    const done = op.then(
+      (position) => {
+        this.ctx.releaseMemory(total);
+        this.install(entries, position);
+        this.ctx.afterAppend(this, total);
+      },
+      (err: unknown) => {
+        this.ctx.releaseMemory(total);
+        throw err;
+      },
+    );
     this.inflight.add(done);
     try {
       await done;
@@ -513,11 +524,11 @@ export class PartitionLog {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private async waitForTurn(): Promise<void> {
+  private async waitForTurn(bytes: number): Promise<void> {
     for (;;) {
       const gate = this.gate;
       if (gate !== null) await gate;
-      else if (this.ctx.overBudget()) await this.ctx.waitForBudget();
+      else if (this.ctx.overBudget(bytes)) await this.ctx.waitForBudget(bytes);
       else return;
       this.ctx.checkWritable();
     }

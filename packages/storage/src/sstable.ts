@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import { parseBatchHeader, readRecords, type BatchInfo } from './batch.js';
+import { parseBatchHeader, readRecords, verifyBatchCrc, type BatchInfo } from './batch.js';
+import { BATCH_UNCOVERED_BYTES } from './log-format.js';
 import { BloomFilter } from './bloom.js';
 import { crc32c, readI64LE, readU64LE, writeI64LE, writeU64LE } from './bytes.js';
 import { StorageError, corruption } from './errors.js';
@@ -174,8 +175,10 @@ export class SstWriter {
 
   private async endBlock(): Promise<void> {
     if (this.blockBytes === 0) return;
+    // Batch bodies carry their own CRC-32C (checked at append); the block checksum covers the
+    // header bytes that CRC leaves out, so each byte is checksummed once.
     let crc = 0;
-    for (const b of this.block) crc = crc32c(b, crc);
+    for (const b of this.block) crc = crc32c(b.subarray(0, BATCH_UNCOVERED_BYTES), crc);
     const trailer = Buffer.allocUnsafe(4);
     trailer.writeUInt32LE(crc, 0);
     this.blocks.push({
@@ -224,13 +227,15 @@ export class SstReader {
     readonly bloom: BloomFilter | null,
     readonly baseOffset: number,
     readonly nextOffset: number,
+    /** Check every batch's CRC-32C on read (a full pass over the data), not only headers. */
+    private readonly verifyBatches: boolean,
   ) {}
 
   /** Opens and checks magic, version and every checksum outside the data blocks. */
-  static async open(fs: FileSystem, path: string): Promise<SstReader> {
+  static async open(fs: FileSystem, path: string, verifyBatches = true): Promise<SstReader> {
     const file = await fs.openRead(path);
     try {
-      return await SstReader.load(path, file);
+      return await SstReader.load(path, file, verifyBatches);
     } catch (err) {
       await file.close().catch(() => undefined);
       if (err instanceof StorageError) throw err;
@@ -238,7 +243,7 @@ export class SstReader {
     }
   }
 
-  private static async load(path: string, file: ReadableFile): Promise<SstReader> {
+  private static async load(path: string, file: ReadableFile, verifyBatches: boolean): Promise<SstReader> {
     const size = file.size;
     if (size < FOOTER_BYTES) throw corruption(path, 0, 'file shorter than an SSTable footer');
     const footer = await file.read(size - FOOTER_BYTES, FOOTER_BYTES);
@@ -278,7 +283,7 @@ export class SstReader {
       timeIndex.push(readI64LE(ti, i * TIME_ENTRY_BYTES));
     }
     const bloom = (flags & FLAG_BLOOM_COMPLETE) !== 0 && bl.length > 0 ? BloomFilter.decode(bl) : null;
-    return new SstReader(path, file, blocks, timeIndex, bloom, readU64LE(footer, 16), readU64LE(footer, 24));
+    return new SstReader(path, file, blocks, timeIndex, bloom, readU64LE(footer, 16), readU64LE(footer, 24), verifyBatches);
   }
 
   retain(): void {
@@ -365,8 +370,8 @@ export class SstReader {
   private splitBlock(block: Buffer, entry: BlockEntry): TableBatch[] {
     if (block.length !== entry.length) throw corruption(this.path, entry.position, 'short read of a data block');
     const body = block.subarray(0, block.length - 4);
-    if (crc32c(body) !== block.readUInt32LE(block.length - 4)) throw corruption(this.path, entry.position, 'data block checksum mismatch');
     const out: TableBatch[] = [];
+    let crc = 0;
     let pos = 0;
     while (pos < body.length) {
       let info: BatchInfo;
@@ -375,9 +380,12 @@ export class SstReader {
       } catch (err) {
         throw corruption(this.path, entry.position + pos, 'malformed batch in data block', err);
       }
+      crc = crc32c(body.subarray(pos, pos + BATCH_UNCOVERED_BYTES), crc);
+      if (this.verifyBatches && !verifyBatchCrc(body, pos, info.sizeInBytes)) throw corruption(this.path, entry.position + pos, 'batch checksum mismatch');
       out.push({ bytes: body.subarray(pos, pos + info.sizeInBytes), info });
       pos += info.sizeInBytes;
     }
+    if (crc !== block.readUInt32LE(block.length - 4)) throw corruption(this.path, entry.position, 'data block checksum mismatch');
     if (out.length !== entry.batchCount) throw corruption(this.path, entry.position, 'block batch count mismatch');
     return out;
   }

@@ -14,6 +14,7 @@ export class TableCache {
     private readonly fs: FileSystem,
     private readonly dir: string,
     private readonly openTablesMax: number,
+    private readonly verifyBatches: boolean,
   ) {}
 
   path(fileNumber: number): string {
@@ -31,7 +32,7 @@ export class TableCache {
     }
     let pending = this.opening.get(fileNumber);
     if (pending === undefined) {
-      pending = SstReader.open(this.fs, this.path(fileNumber)).then(async (r) => {
+      pending = SstReader.open(this.fs, this.path(fileNumber), this.verifyBatches).then(async (r) => {
         this.opening.delete(fileNumber);
         this.open.set(fileNumber, r);
         await this.evictOverflow();

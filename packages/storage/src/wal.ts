@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { StorageError, corruption } from './errors.js';
 import { type FileSystem, type WritableFile } from './fs.js';
-import { FrameType, frame, parseLog } from './log-format.js';
+import { FrameType, parseLog, walFrame } from './log-format.js';
 
 /** A place in the WAL: file sequence number and the byte just after a frame. */
 export interface WalPosition {
@@ -136,7 +136,7 @@ export class Wal {
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(partitionId, 0);
     // The CRC is computed here, so it overlaps with the fsync of the group in flight.
-    const chunks = frame(FrameType.walAppend, [head, ...batches]);
+    const chunks = walFrame(head, batches);
     const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
     if (bytes > this.options.frameBytesMax) {
       return Promise.reject(new StorageError('INVALID_ARGUMENT', `append of ${bytes} bytes exceeds frameBytesMax ${this.options.frameBytesMax}`));
@@ -192,7 +192,7 @@ export class Wal {
     this.running = true;
     void this.loop().finally(() => {
       this.running = false;
-      if (this.failure === null && (this.queue.length > 0 || (this.syncWanted && this.dirty))) this.kick();
+      if (this.failure === null && (this.queue.length > 0 || this.syncWanted)) this.kick();
     });
   }
 

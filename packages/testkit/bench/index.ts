@@ -97,17 +97,18 @@ function main(): void {
   const checker: Record<string, number> = {};
   let baselineOpsPerSec = 0;
   for (const [name, h] of Object.entries(histories)) {
-    const reps = quick ? 3 : 9;
-    const times = Array.from({ length: reps }, () =>
-      timeIt(() => {
-        const r = checkLinearizable(h, kvModel, { timeoutMs: 60_000 });
-        if (r.ok !== true) throw new Error(`checker said ${String(r.ok)} on a linearizable history (${name})`);
-      }),
-    );
+    const reps = quick ? 5 : 21;
+    const check = (): void => {
+      const r = checkLinearizable(h, kvModel, { timeoutMs: 60_000 });
+      if (r.ok !== true) throw new Error(`checker said ${String(r.ok)} on a linearizable history (${name})`);
+    };
+    for (let i = 0; i < 3; i++) check(); // warm up the JIT before timing
+    const times = Array.from({ length: reps }, () => timeIt(check));
     checker[name] = CHECK_OPS / (median(times) / 1000);
     log(`checker ${name}: ${Math.round(checker[name])} ops/s (median of ${reps})`);
     if (name === 'oneKey') {
       const ordered = generateKvHistory(new Prng(1), { opsCount: CHECK_OPS, keysCount: 1, spreadMs: 30, pendingRate: 0, shuffle: false });
+      for (let i = 0; i < 3; i++) replayInOrder(ordered);
       const replayTimes = Array.from({ length: reps }, () => timeIt(() => replayInOrder(ordered)));
       baselineOpsPerSec = CHECK_OPS / (median(replayTimes) / 1000);
       log(`  baseline replay in known order: ${Math.round(baselineOpsPerSec)} ops/s`);

@@ -36,7 +36,7 @@ export class SimDiskError extends Error {
   }
 }
 
-export type SeedFailureCode = 'SEED_FAILED' | 'SEED_BAD_ENV';
+export type SeedFailureCode = 'SEED_FAILED' | 'SEED_BAD_ENV' | 'SEED_BAD_ARGUMENT';
 
 /** A simulation failed for one seed; the message starts with `SEED=<n>` so it can be replayed. */
 export class SeedFailure extends Error {

@@ -147,6 +147,49 @@ describe('checkLinearizable: generated histories', () => {
   });
 });
 
+describe('checkLinearizable: pending operations and counterexamples', () => {
+  const value = fc.constantFrom<KvValue>(null, 'a', 'b', 'c');
+  const pendingHeavy: fc.Arbitrary<KvOperation> = fc
+    .tuple(fc.constantFrom('get', 'put', 'put', 'cas'), value, value, fc.boolean(), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 8 }), fc.double({ min: 0, max: 1, noNaN: true }))
+    .map(([kind, v1, v2, ok, call, len, p]) => {
+      const ret = kind !== 'get' && p < 0.6 ? INF : call + len;
+      if (kind === 'get') return get(0, call, ret, v1);
+      if (kind === 'put') return put(1, call, ret, v1);
+      return cas(2, call, ret, v1, v2, ok);
+    });
+
+  it('agrees with an exhaustive search when most writes never returned', () => {
+    fc.assert(
+      fc.property(fc.array(pendingHeavy, { maxLength: 8 }), (h) => {
+        expect(checkLinearizable(h, kvModel).ok).toBe(bruteForce(h, kvModel));
+      }),
+      { numRuns: 800 },
+    );
+  });
+
+  it('a counterexample prefix is a valid linearization that respects real time', () => {
+    fc.assert(
+      fc.property(fc.array(pendingHeavy, { minLength: 1, maxLength: 10 }), (h) => {
+        const r = checkLinearizable(h, kvModel);
+        if (r.ok !== false) return;
+        const { longestLinearization: order, candidates, history } = r.counterexample;
+        let state = kvModel.init();
+        for (const op of order) {
+          const [ok, next] = kvModel.step(state, op.input, op.return === INF ? undefined : op.output);
+          expect(ok).toBe(true);
+          state = next;
+        }
+        for (let i = 0; i < order.length; i++) {
+          for (let j = i + 1; j < order.length; j++) expect(order[j]!.return < order[i]!.call).toBe(false);
+        }
+        for (const c of candidates) expect(order).not.toContain(c);
+        expect(history.length).toBeGreaterThan(order.length);
+      }),
+      { numRuns: 800 },
+    );
+  });
+});
+
 describe('checkLinearizable: bounds and bad input', () => {
   it('returns unknown, never hangs, when the step budget or the time budget runs out', () => {
     const h = generateHistory(new Prng(5), 300, 1, 40);

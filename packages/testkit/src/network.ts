@@ -137,7 +137,7 @@ export class SimNetwork<M> {
     if (!sender.up || !receiver.up) return this.drop(from, to, msg, 'down');
     if (!this.linkOpen(from, to)) return this.drop(from, to, msg, 'partition');
     for (const rule of this.dropRules) if (rule(from, to, msg)) return this.drop(from, to, msg, 'rule');
-    const config = this.linkConfigs.get(linkKey(from, to)) ?? this.config;
+    const config = (this.linkConfigs.size > 0 ? this.linkConfigs.get(linkKey(from, to)) : undefined) ?? this.config;
     if (this.prng.chance(config.dropRate)) return this.drop(from, to, msg, 'random');
     this.transmit(from, to, msg, receiver.incarnation, config);
     if (this.prng.chance(config.duplicateRate)) {
@@ -178,8 +178,9 @@ export class SimNetwork<M> {
 
   linkOpen(from: NodeId, to: NodeId): boolean {
     if (from === to) return true;
-    if (this.isolated.has(from) || this.isolated.has(to)) return false;
-    return !this.blocked.has(linkKey(from, to));
+    // Fast paths: building the link key dominates a fault-free send.
+    if (this.isolated.size > 0 && (this.isolated.has(from) || this.isolated.has(to))) return false;
+    return this.blocked.size === 0 || !this.blocked.has(linkKey(from, to));
   }
 
   /** The node stops: messages to and from it are dropped, those in flight to it are lost. */

@@ -83,10 +83,15 @@ export class Prng {
     return lo + this.int(hi - lo + 1);
   }
 
-  /** True with probability p (p <= 0 never, p >= 1 always, without consuming extra state). */
+  /**
+   * True with probability p. p <= 0 and p >= 1 decide without drawing, so switching a fault
+   * rate off does not cost a draw on every message; otherwise one 32-bit draw.
+   */
   chance(p: number): boolean {
     if (Number.isNaN(p)) throw new SimulationError('SIM_BAD_ARGUMENT', 'chance(p) got NaN');
-    return this.next() < p;
+    if (p <= 0) return false;
+    if (p >= 1) return true;
+    return this.nextU32() < p * TWO_POW_32;
   }
 
   pick<T>(arr: readonly T[]): T {

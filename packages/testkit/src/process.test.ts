@@ -6,6 +6,16 @@ import { ProcessError } from './errors.js';
 import { freePort, killAllProcesses, startProcess, tempDir } from './process.js';
 
 const CHILD = fileURLToPath(new URL('../test/fixtures/child.mjs', import.meta.url));
+const ORPHAN_PARENT = fileURLToPath(new URL('../test/fixtures/orphan-parent.ts', import.meta.url));
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const node = (mode: string, extra: Partial<Parameters<typeof startProcess>[0]> = {}): ReturnType<typeof startProcess> =>
   startProcess({ command: process.execPath, args: [CHILD, mode], name: `child-${mode}`, readyTimeoutMs: 10_000, ...extra });
 
@@ -123,5 +133,20 @@ describe('startProcess', () => {
     await p.waitForLine(/^tick 5$/);
     expect(p.stdout.length).toBeLessThanOrEqual(3);
     await p.stop();
+  });
+
+  it('kills children and removes temp dirs when the parent exits without cleaning up', async () => {
+    const parent = await startProcess({
+      command: process.execPath,
+      args: ['--import', 'tsx', '--conditions=@streambus/source', ORPHAN_PARENT],
+      readyLine: /^child \d+ dir /,
+      readyTimeoutMs: 20_000,
+    });
+    const [, pid, , dir] = (await parent.waitForLine(/^child \d+ dir /)).split(' ');
+    expect(await parent.waitExit(10_000)).toEqual({ code: 0, signal: null });
+    // The child is SIGKILLed by the exit hook; it may take a moment to be reaped.
+    for (let i = 0; i < 100 && isAlive(Number(pid)); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(isAlive(Number(pid))).toBe(false);
+    expect(existsSync(dir!)).toBe(false);
   });
 });

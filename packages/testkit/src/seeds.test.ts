@@ -21,6 +21,12 @@ describe('seedFromEnv', () => {
     expect(new Set(seeds).size).toBe(10);
   });
 
+  it('rejects a bad count or options with a typed error', () => {
+    expect(() => seedFromEnv(0, { env: {} })).toThrow(expect.objectContaining({ code: 'SEED_BAD_ARGUMENT' }));
+    expect(() => seedFromEnv(-3, { env: {} })).toThrow(expect.objectContaining({ code: 'SEED_BAD_ARGUMENT' }));
+    expect(() => seedFromEnv(3, { env: {}, longFactor: 0 })).toThrow(expect.objectContaining({ code: 'SEED_BAD_ARGUMENT' }));
+  });
+
   it('rejects a malformed SEED with a typed error', () => {
     for (const bad of ['abc', '-1', '1.5', ',', '99999999999999999999']) {
       expect(() => seedFromEnv(1, { env: { SEED: bad } })).toThrow(expect.objectContaining({ code: 'SEED_BAD_ENV' }));

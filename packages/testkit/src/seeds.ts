@@ -37,9 +37,13 @@ export function seedFromEnv(defaultSeeds: readonly number[] | number, options: S
   const raw = env.SEED;
   if (raw !== undefined && raw.trim() !== '') return parseSeedList(raw);
   const first = options.firstSeed ?? 1;
+  const factor = options.longFactor ?? DEFAULT_LONG_FACTOR;
+  const countOk = typeof defaultSeeds !== 'number' || (Number.isSafeInteger(defaultSeeds) && defaultSeeds > 0);
+  if (!countOk || !Number.isSafeInteger(first) || first < 0 || !Number.isSafeInteger(factor) || factor < 1) {
+    throw new SeedFailure('SEED_BAD_ARGUMENT', `need a positive seed count, firstSeed >= 0 and longFactor >= 1`, undefined);
+  }
   const base = typeof defaultSeeds === 'number' ? Array.from({ length: defaultSeeds }, (_, i) => first + i) : [...defaultSeeds];
   if (!isLong(env)) return base;
-  const factor = options.longFactor ?? DEFAULT_LONG_FACTOR;
   const extra = base.length * (factor - 1);
   const start = Math.max(first, ...base.map((s) => s + 1));
   for (let i = 0; i < extra; i++) base.push(start + i);

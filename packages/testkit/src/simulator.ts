@@ -28,6 +28,8 @@ interface SimEvent {
   /** For `every`: the period to re-arm with after firing; 0 for one-shot events. */
   intervalMs: number;
   label: string | undefined;
+  /** Set by cancel(); the heap entry is skipped when it surfaces (lazy deletion). */
+  cancelled: boolean;
 }
 
 const DEFAULT_EVENTS_MAX = 10_000_000;
@@ -88,7 +90,7 @@ export class Simulator {
   schedule(delayMs: number, fn: () => void, label?: string): TimerId {
     assertDelay(delayMs, 'delayMs');
     const id = this.nextId++;
-    this.push({ time: this.nowMs + delayMs, seq: this.seq++, id, fn, intervalMs: 0, label });
+    this.push({ time: this.nowMs + delayMs, seq: this.seq++, id, fn, intervalMs: 0, label, cancelled: false });
     return id;
   }
 
@@ -97,14 +99,17 @@ export class Simulator {
     assertDelay(intervalMs, 'intervalMs');
     if (intervalMs === 0) throw new SimulationError('SIM_BAD_ARGUMENT', 'every() needs intervalMs > 0');
     const id = this.nextId++;
-    this.push({ time: this.nowMs + intervalMs, seq: this.seq++, id, fn, intervalMs, label });
+    this.push({ time: this.nowMs + intervalMs, seq: this.seq++, id, fn, intervalMs, label, cancelled: false });
     return id;
   }
 
   /** Cancel a pending event; returns false when it already ran or was cancelled. */
   cancel(id: TimerId): boolean {
-    // Lazy deletion: the heap entry stays and is skipped when popped.
-    return this.live.delete(id);
+    const ev = this.live.get(id);
+    if (ev === undefined) return false;
+    ev.cancelled = true;
+    this.live.delete(id);
+    return true;
   }
 
   /** Run the next event. Returns false when nothing is pending. */
@@ -112,8 +117,15 @@ export class Simulator {
     if (this.running) {
       throw new SimulationError('SIM_REENTRANT_STEP', 'step() called from inside an event; schedule instead');
     }
-    const ev = this.popLive();
+    const ev = this.peekLive();
     if (ev === undefined) return false;
+    if (this.executed >= this.eventsMax) {
+      throw new SimulationError(
+        'SIM_EVENT_LIMIT',
+        `simulation ran ${this.executed} events (eventsMax) at t=${this.nowMs}ms; a livelock or an unbounded timer`,
+      );
+    }
+    this.popHeap();
     this.runEvent(ev);
     return true;
   }
@@ -174,12 +186,6 @@ export class Simulator {
   }
 
   private runEvent(ev: SimEvent): void {
-    if (this.executed >= this.eventsMax) {
-      throw new SimulationError(
-        'SIM_EVENT_LIMIT',
-        `simulation ran ${this.executed} events (eventsMax) at t=${this.nowMs}ms; a livelock or an unbounded timer`,
-      );
-    }
     this.executed++;
     if (ev.time < this.nowMs) throw new SimulationError('SIM_BAD_ARGUMENT', 'invariant: time went backwards');
     this.nowMs = ev.time;
@@ -237,24 +243,14 @@ export class Simulator {
     return top;
   }
 
-  private isLive(ev: SimEvent): boolean {
-    // A cancelled periodic event might be re-armed under the same id; identity tells them apart.
-    return this.live.get(ev.id) === ev;
-  }
-
   private peekLive(): SimEvent | undefined {
     for (;;) {
       const top = this.heap[0];
-      if (top === undefined || this.isLive(top)) return top;
+      if (top === undefined || !top.cancelled) return top;
       this.popHeap();
     }
   }
 
-  private popLive(): SimEvent | undefined {
-    const ev = this.peekLive();
-    if (ev !== undefined) this.popHeap();
-    return ev;
-  }
 }
 
 function assertTime(v: number, name: string): void {
