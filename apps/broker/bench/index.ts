@@ -27,8 +27,14 @@ process.on('SIGTERM', () => s.close(() => process.exit(0)));
 
 interface StartSample {
   readonly startMs: number;
+  /** Spawn → /readyz 200; null when not ready within READY_WAIT_MS (no data path wired). */
+  readonly readyMs: number | null;
   readonly rssBytes: number;
 }
+
+/** How long a start waits for /readyz after /healthz answered. */
+const READY_WAIT_MS = 3_000;
+let readyzSeen = true;
 
 async function waitForPort(child: ChildProcess, output: { text: string }): Promise<number> {
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -42,7 +48,7 @@ async function waitForPort(child: ChildProcess, output: { text: string }): Promi
 }
 
 /** Spawn → first 200 from `path`; then idle RSS after a short settle. */
-async function startOnce(args: string[], path: string, rssOf: (port: number) => Promise<number>): Promise<StartSample> {
+async function startOnce(args: string[], path: string, rssOf: (port: number) => Promise<number>, waitReady: boolean): Promise<StartSample> {
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: APP_DIR, stdio: ['ignore', 'pipe', 'inherit'] });
   const output = { text: '' };
@@ -55,9 +61,19 @@ async function startOnce(args: string[], path: string, rssOf: (port: number) => 
       if (performance.now() - t0 > START_TIMEOUT_MS) throw new Error(`${path} never answered 200`);
     }
     const startMs = performance.now() - t0;
+    let readyMs: number | null = null;
+    // Once one start never got ready (no data path in this build), later starts skip the wait.
+    if (waitReady && readyzSeen) {
+      while (readyMs === null && performance.now() - t0 - startMs < READY_WAIT_MS) {
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+        if (ready) readyMs = performance.now() - t0;
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      readyzSeen = readyMs !== null;
+    }
     await new Promise((resolve) => setTimeout(resolve, 300));
     const rssBytes = await rssOf(port);
-    return { startMs, rssBytes };
+    return { startMs, readyMs, rssBytes };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -81,15 +97,22 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
-async function measureStarts(name: string, makeArgs: () => string[], path: string, rssOf: (port: number) => Promise<number>): Promise<{ startMsP50: number; startMsMin: number; rssBytesP50: number }> {
+async function measureStarts(
+  name: string,
+  makeArgs: () => string[],
+  path: string,
+  rssOf: (port: number) => Promise<number>,
+  waitReady = false,
+): Promise<{ startMsP50: number; startMsMin: number; readyMsP50: number | null; rssBytesP50: number }> {
   const samples: StartSample[] = [];
   for (let i = 0; i < STARTS; i++) {
-    samples.push(await startOnce(makeArgs(), path, rssOf));
+    samples.push(await startOnce(makeArgs(), path, rssOf, waitReady));
     progress(`  ${name} start ${i + 1}/${STARTS}: ${samples.at(-1)?.startMs.toFixed(1)} ms`);
   }
   return {
     startMsP50: median(samples.map((s) => s.startMs)),
     startMsMin: Math.min(...samples.map((s) => s.startMs)),
+    readyMsP50: samples.every((s) => s.readyMs !== null) ? median(samples.map((s) => s.readyMs ?? NaN)) : null,
     rssBytesP50: median(samples.map((s) => s.rssBytes)),
   };
 }
@@ -113,7 +136,7 @@ async function main(): Promise<void> {
     progress('baseline: bare node http server');
     const baseline = await measureStarts('baseline', () => ['-e', BASELINE_SERVER], '/', baselineRss);
     progress('broker bundle (dist/main.js)');
-    const bundle = await measureStarts('bundle', () => [join(APP_DIR, 'dist/main.js'), ...brokerArgs()], '/healthz', brokerRss);
+    const bundle = await measureStarts('bundle', () => [join(APP_DIR, 'dist/main.js'), ...brokerArgs()], '/healthz', brokerRss, true);
     progress('broker from source (tsx)');
     const source = await measureStarts('source', () => ['--conditions=@streambus/source', '--import', 'tsx', join(APP_DIR, 'src/main.ts'), ...brokerArgs()], '/healthz', brokerRss);
 
@@ -152,6 +175,7 @@ async function main(): Promise<void> {
       figures: {
         bundleStartToHealthzMsP50: round(bundle.startMsP50),
         bundleStartToHealthzMsMin: round(bundle.startMsMin),
+        bundleStartToReadyzMsP50: bundle.readyMsP50 === null ? null : round(bundle.readyMsP50),
         sourceStartToHealthzMsP50: round(source.startMsP50),
         bundleIdleRssBytesP50: bundle.rssBytesP50,
         counterIncOpsPerSecond: round(counterOps),
@@ -161,6 +185,7 @@ async function main(): Promise<void> {
       },
       ratios: {
         bundleStartVsBareNode: round(bundle.startMsP50 / baseline.startMsP50),
+        bundleReadyzVsBareNode: bundle.readyMsP50 === null ? null : round(bundle.readyMsP50 / baseline.startMsP50),
         sourceStartVsBareNode: round(source.startMsP50 / baseline.startMsP50),
         bundleRssVsBareNode: round(bundle.rssBytesP50 / baseline.rssBytesP50),
         counterIncVsPlainIncrement: round(counterOps / plainOps),
@@ -170,6 +195,12 @@ async function main(): Promise<void> {
     };
     const rows: [string, string, string, string][] = [
       ['start → /healthz p50', `${result.figures.bundleStartToHealthzMsP50} ms (bundle)`, `${result.baseline.bareNodeHttpStartMsP50} ms (bare node http)`, `${result.ratios.bundleStartVsBareNode}x`],
+      [
+        'start → /readyz p50',
+        result.figures.bundleStartToReadyzMsP50 === null ? 'never ready (no data path wired)' : `${result.figures.bundleStartToReadyzMsP50} ms (bundle)`,
+        `${result.baseline.bareNodeHttpStartMsP50} ms`,
+        result.ratios.bundleReadyzVsBareNode === null ? 'n/a' : `${result.ratios.bundleReadyzVsBareNode}x`,
+      ],
       ['start → /healthz p50', `${result.figures.sourceStartToHealthzMsP50} ms (tsx source)`, `${result.baseline.bareNodeHttpStartMsP50} ms`, `${result.ratios.sourceStartVsBareNode}x`],
       ['idle RSS p50', `${(bundle.rssBytesP50 / 2 ** 20).toFixed(1)} MiB`, `${(baseline.rssBytesP50 / 2 ** 20).toFixed(1)} MiB`, `${result.ratios.bundleRssVsBareNode}x`],
       ['counter inc (bound)', `${(counterOps / 1e6).toFixed(1)} M/s`, `${(plainOps / 1e6).toFixed(1)} M/s (plain +=)`, `${result.ratios.counterIncVsPlainIncrement}x`],

@@ -179,6 +179,7 @@ describe('validation errors name their source', () => {
   it('rejects unknown flags and positional arguments', () => {
     expect(problemsOf(() => run(['--client-prot', '1']))[0]).toContain('unknown option --client-prot');
     expect(problemsOf(() => run(['serve']))[0]).toContain('serve');
+    expect(problemsOf(() => run(['--', 'foo']))[0]).toContain('unexpected argument(s) "foo"');
   });
 
   it('rejects unknown YAML keys, top level and nested', () => {

@@ -274,6 +274,11 @@ function parseFlags(argv: readonly string[]): FlagValues {
   parser.option('help', { type: 'string', alias: 'h' });
   parser.option('version', { type: 'string' });
   const parsed = parser.parseSync([...argv]) as Record<string, unknown>;
+  const positional = parsed._;
+  // Arguments after `--` escape yargs' strict mode; the broker takes none.
+  if (Array.isArray(positional) && positional.length > 0) {
+    throw new ConfigError('CONFIG_UNKNOWN_OPTION', [`unexpected argument(s) ${positional.map((p) => JSON.stringify(String(p))).join(', ')}; the broker takes only options`]);
+  }
   const out: FlagValues = {};
   for (const [name, value] of Object.entries(parsed)) {
     if (name === '_' || name === '$0') continue;

@@ -79,6 +79,18 @@ describe('graceful stop', () => {
     expect(lines.some((l) => l.level === 'error' && l.hook === 'drain')).toBe(true);
   });
 
+  it('treats a hook that throws synchronously as a failed step', async () => {
+    const { lifecycle, proc } = setup();
+    let laterHookRan = false;
+    lifecycle.addStopHook('sync-throw', () => {
+      throw new Error('not even a promise');
+    });
+    lifecycle.addStopHook('later', async () => void (laterHookRan = true));
+    await expect(lifecycle.shutdown('test')).resolves.toBe(ExitCode.failure);
+    expect(laterHookRan).toBe(true);
+    expect(proc.exits).toEqual([ExitCode.failure]);
+  });
+
   it('exits 1 when the hooks exceed the shutdown budget, aborting the running hook', async () => {
     const { lifecycle, proc } = setup(50);
     let aborted = false;

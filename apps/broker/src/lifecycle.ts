@@ -128,10 +128,13 @@ export class Lifecycle {
         // The hook's promise is raced, not awaited alone: a hung hook must not hold the
         // process past its budget.
         const outcome = await Promise.race([
-          hook(deadline.signal).then(
-            () => 'done' as const,
-            (error: unknown) => ({ error }),
-          ),
+          // Wrapped so a hook that throws synchronously counts as a failed step.
+          Promise.resolve()
+            .then(() => hook(deadline.signal))
+            .then(
+              () => 'done' as const,
+              (error: unknown) => ({ error }),
+            ),
           timedOut,
         ]);
         const durationMs = Math.round(performance.now() - hookStart);

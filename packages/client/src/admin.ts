@@ -111,6 +111,8 @@ function sourceName(source: ConfigSource): ConfigDetails['source'] {
       return 'static-broker';
     case ConfigSource.DEFAULT_CONFIG:
       return 'default';
+    case ConfigSource.UNSPECIFIED:
+      return 'unknown';
     default:
       return 'unknown';
   }

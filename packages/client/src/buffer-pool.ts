@@ -6,7 +6,7 @@ import { ClientError, abortError } from './errors.js';
 interface Waiter {
   bytes: number;
   resolve: () => void;
-  reject: (err: unknown) => void;
+  reject: (err: Error) => void;
   cleanup: () => void;
 }
 
@@ -55,7 +55,7 @@ export class BufferPool {
           signal?.removeEventListener('abort', onAbort);
         },
       };
-      const fail = (err: unknown): void => {
+      const fail = (err: Error): void => {
         const index = this.waiters.indexOf(waiter);
         if (index < 0) return;
         this.waiters.splice(index, 1);
@@ -76,7 +76,7 @@ export class BufferPool {
   }
 
   /** Fails every waiter (close). */
-  failAll(err: unknown): void {
+  failAll(err: Error): void {
     for (const waiter of this.waiters.splice(0)) {
       waiter.cleanup();
       waiter.reject(err);

@@ -78,7 +78,8 @@ export class Cluster {
   private closed = false;
 
   constructor(options: ClusterOptions) {
-    if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
+    const brokers: unknown = options.brokers;
+    if (!Array.isArray(brokers) || brokers.length === 0) {
       throw new ClientError('INVALID_ARGUMENT', 'brokers must list at least one "host:port"');
     }
     for (const address of options.brokers) {
@@ -86,7 +87,7 @@ export class Cluster {
         throw new ClientError('INVALID_ARGUMENT', `broker address ${String(address)} is not "host:port"`);
       }
     }
-    this.bootstrap = [...options.brokers];
+    this.bootstrap = options.brokers.slice();
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.retryBackoffMs = options.retryBackoffMs ?? 100;
     this.retryBackoffMaxMs = options.retryBackoffMaxMs ?? 1_000;
@@ -241,7 +242,7 @@ export class Cluster {
       if (found !== undefined) return found;
       const waitMs = backoffMs(attempt, this.retryBackoffMs, this.retryBackoffMaxMs, this.random);
       if (Date.now() + waitMs > deadlineMs) {
-        if (lastError !== undefined) throw lastError;
+        if (lastError instanceof Error) throw lastError;
         throw new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} is not in the cluster metadata`);
       }
       await sleep(waitMs, signal);

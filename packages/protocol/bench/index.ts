@@ -127,22 +127,25 @@ async function serviceFigures(): Promise<{
       );
       return (calls * MiB) / (Number(process.hrtime.bigint() - started) / 1e9) / 1e6;
     };
-    const produceUnary1MiBMBPerSec = await unary(() => client.produce(request));
-    log(`StreamBus Produce unary 1 MiB (protocol helpers): ${produceUnary1MiBMBPerSec.toFixed(0)} MB/s`);
-
     // ts-proto's own grpc-js client, whose serializer copies each message once more.
     const generated = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions());
     const { StreamBusService } = await import('../src/gen/streambus/v1/client.js');
     const method = StreamBusService.produce;
-    const produceUnaryGenerated1MiBMBPerSec = await unary(
-      () =>
-        new Promise((resolve, reject) => {
-          generated.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, (err, res) =>
-            err ? reject(err) : resolve(res),
-          );
-        }),
-    );
+    const generatedCall = (): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        generated.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, (err, res) =>
+          err ? reject(err) : resolve(res),
+        );
+      });
+    // Alternated and best-of-two: on a shared machine the order alone moves these by 20%.
+    let produceUnary1MiBMBPerSec = 0;
+    let produceUnaryGenerated1MiBMBPerSec = 0;
+    for (let round = 0; round < 2; round += 1) {
+      produceUnary1MiBMBPerSec = Math.max(produceUnary1MiBMBPerSec, await unary(() => client.produce(request)));
+      produceUnaryGenerated1MiBMBPerSec = Math.max(produceUnaryGenerated1MiBMBPerSec, await unary(generatedCall));
+    }
     generated.close();
+    log(`StreamBus Produce unary 1 MiB (protocol helpers): ${produceUnary1MiBMBPerSec.toFixed(0)} MB/s`);
     log(`StreamBus Produce unary 1 MiB (ts-proto grpc-js client): ${produceUnaryGenerated1MiBMBPerSec.toFixed(0)} MB/s`);
 
     const endAt = Date.now() + durationMs;

@@ -37,6 +37,11 @@ const seen = {
   raftMessages: [] as string[],
 };
 
+// Server-side effects of a cancel arrive asynchronously; poll for them (bounded: 5 s).
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 function waitForAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     signal.addEventListener('abort', () => {
@@ -319,7 +324,7 @@ describe('streams', () => {
       received += 1;
       if (received === 2) break;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => seen.fetchStreamsAborted > abortedBefore);
     expect(received).toBe(2);
     // The handler stopped long before its 1,000 pushes.
     expect(seen.fetchStreamPushes - pushesBefore).toBeLessThan(50);
@@ -400,7 +405,7 @@ describe('deadlines, cancellation and errors', () => {
     expect(err).toBeInstanceOf(TransportError);
     expect((err as TransportError).code).toBe('DEADLINE_EXCEEDED');
     expect((err as TransportError).retriable).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() => seen.cancelledSignals > before);
     expect(seen.cancelledSignals).toBeGreaterThan(before);
   });
 

@@ -535,16 +535,12 @@ interface ServerCallLike extends NodeJS.EventEmitter {
   getDeadline(): grpc.Deadline;
 }
 
-function contextOf(call: ServerCallLike): {
-  context: CallContext;
-  abort: AbortController;
-} {
+function contextOf(call: ServerCallLike): { context: CallContext } {
   const abort = new AbortController();
   call.once('cancelled', () => abort.abort(new TransportError(grpc.status.CANCELLED, 'call cancelled by the client or its deadline')));
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   return {
-    abort,
     context: {
       signal: abort.signal,
       metadata: call.metadata,

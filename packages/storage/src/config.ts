@@ -29,6 +29,8 @@ export interface StorageOptions {
   readonly memtableFlushBytes?: number;
   /** A memtable is flushed once its oldest batch is this old. */
   readonly memtableAgeMsMax?: number;
+  /** Memtable flushes run at once (their fsyncs overlap). */
+  readonly flushConcurrency?: number;
   readonly blockBytes?: number;
   /** Bloom filter bits per key for compacted topics; 0 disables. */
   readonly bloomBitsPerKey?: number;
@@ -93,6 +95,7 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     memtableBytesMax,
     memtableFlushBytes: positiveInt('memtableFlushBytes', o.memtableFlushBytes ?? Math.min(64 * MiB, Math.max(1, Math.floor(memtableBytesMax / 4)))),
     memtableAgeMsMax: positiveInt('memtableAgeMsMax', o.memtableAgeMsMax ?? 5 * 60 * 1000),
+    flushConcurrency: positiveInt('flushConcurrency', o.flushConcurrency ?? 4),
     blockBytes: positiveInt('blockBytes', o.blockBytes ?? 64 * 1024, 64),
     bloomBitsPerKey: positiveInt('bloomBitsPerKey', o.bloomBitsPerKey ?? 10, 0),
     compactionMinTables: positiveInt('compactionMinTables', o.compactionMinTables ?? 4, 2),

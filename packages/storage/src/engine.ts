@@ -44,6 +44,7 @@ export class StorageEngine {
   private memPeak = 0;
   private budgetWaiters: (() => void)[] = [];
   private flushQueue = new Set<PartitionLog>();
+  private readonly flushing = new Set<PartitionLog>();
   private flusher: Promise<void> | null = null;
   private maintenance: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -301,15 +302,17 @@ export class StorageEngine {
       checkOpen: () => this.checkOpen(),
       allocateFileNumber: () => this.nextFile++,
       afterAppend: (log, bytes) => this.afterAppend(log, bytes),
-      reserveMemory: (bytes) => {
+      tryReserveMemory: (bytes) => {
+        if (this.overBudget(bytes)) return false;
         this.reservedBytes += bytes;
+        if (this.memBytes + this.reservedBytes > this.memPeak) this.memPeak = this.memBytes + this.reservedBytes;
+        return true;
       },
       releaseMemory: (bytes) => {
         this.reservedBytes -= bytes;
         for (const w of this.budgetWaiters.splice(0)) w();
       },
       waitForBudget: (bytes) => this.waitForBudget(bytes),
-      overBudget: (bytes) => this.overBudget(bytes),
       fail: (err) => this.fail(err),
       afterStructureChange: () => this.afterStructureChange(),
       throttle: (bytes) => this.throttle(bytes),
@@ -378,19 +381,18 @@ export class StorageEngine {
   }
 
   private async waitForBudget(bytes: number): Promise<void> {
-    while (this.overBudget(bytes)) {
-      // Wake-ups come from real events only (a flush finished, an append landed), never a spin.
-      if (this.memBytes > 0) {
-        this.queueLargest();
-        this.startFlusher();
-      }
-      await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
+    if (!this.overBudget(bytes)) return;
+    // Wake-ups come from real events only (a flush finished, an append landed), never a spin.
+    if (this.memBytes > 0) {
+      this.queueLargest();
+      this.startFlusher();
     }
+    await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
   }
 
   private queueLargest(): void {
     let largest: PartitionLog | undefined;
-    for (const p of this.byId.values()) if (p.memtable.bytes > (largest?.memtable.bytes ?? 0)) largest = p;
+    for (const p of this.byId.values()) if (!this.flushing.has(p) && p.memtable.bytes > (largest?.memtable.bytes ?? 0)) largest = p;
     if (largest !== undefined) this.flushQueue.add(largest);
   }
 
@@ -406,20 +408,27 @@ export class StorageEngine {
   }
 
   private async drainFlushes(): Promise<void> {
-    while (this.flushQueue.size > 0 && this.failure === null) {
-      let pick: PartitionLog | undefined;
-      for (const p of this.flushQueue) if (p.memtable.bytes > (pick?.memtable.bytes ?? -1)) pick = p;
-      if (pick === undefined) break;
-      this.flushQueue.delete(pick);
-      try {
-        await pick.flush();
-        this.counters.flushes++;
-      } catch (err) {
-        if (!isStorageError(err, 'PARTITION_NOT_FOUND')) throw this.fail(err);
+    // Several flushes at once: their fsyncs overlap and their manifest edits share one write.
+    const worker = async (): Promise<void> => {
+      while (this.flushQueue.size > 0 && this.failure === null) {
+        let pick: PartitionLog | undefined;
+        for (const p of this.flushQueue) if (!this.flushing.has(p) && p.memtable.bytes > (pick?.memtable.bytes ?? -1)) pick = p;
+        if (pick === undefined) return;
+        this.flushQueue.delete(pick);
+        this.flushing.add(pick);
+        try {
+          await pick.flush();
+          this.counters.flushes++;
+        } catch (err) {
+          if (!isStorageError(err, 'PARTITION_NOT_FOUND')) throw this.fail(err);
+        } finally {
+          this.flushing.delete(pick);
+        }
+        this.recountMemory();
+        if (this.flushQueue.size === 0 && this.memBytes > this.options.memtableBytesMax / 2) this.queueLargest();
       }
-      this.recountMemory();
-      if (this.flushQueue.size === 0 && this.memBytes > this.options.memtableBytesMax / 2) this.queueLargest();
-    }
+    };
+    await Promise.all(Array.from({ length: this.options.flushConcurrency }, worker));
     if (this.failure !== null) throw this.failure;
   }
 

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { StorageError, corruption } from './errors.js';
 import { type FileSystem } from './fs.js';
-import { FrameType, LogWriter, parseLog } from './log-format.js';
+import { FrameType, LogWriter, frame, parseLog } from './log-format.js';
 import { type WalPosition } from './wal.js';
 
 /**
@@ -129,6 +129,8 @@ function manifestName(n: number): string {
 export class Manifest {
   private chain: Promise<void> = Promise.resolve();
   private failure: StorageError | null = null;
+  private writing = false;
+  private pending: { edit: VersionEdit; resolve: (s: ManifestState) => void; reject: (e: unknown) => void }[] = [];
 
   private constructor(
     private readonly fs: FileSystem,
@@ -177,33 +179,58 @@ export class Manifest {
     return this.failure;
   }
 
-  /** Durably appends an edit, then installs it. Edits are applied one at a time, in call order. */
+  /**
+   * Durably appends an edit, then installs it. Edits apply one at a time, in call order; edits
+   * that queue while a write is in flight share the next write and fsync (group commit).
+   */
   apply(edit: VersionEdit): Promise<ManifestState> {
-    const run = this.chain.then(async () => {
-      if (this.failure !== null) throw this.failure;
-      const next = applyEdit(this.current, edit);
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise<ManifestState>((resolve, reject) => {
+      this.pending.push({ edit, resolve, reject });
+      if (!this.writing) {
+        this.writing = true;
+        this.chain = this.writeLoop().finally(() => {
+          this.writing = false;
+        });
+      }
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending.splice(0);
+      let state = this.current;
+      const accepted: { edit: VersionEdit; state: ManifestState; resolve: (s: ManifestState) => void; reject: (e: unknown) => void }[] = [];
+      for (const p of group) {
+        try {
+          state = applyEdit(state, p.edit);
+          accepted.push({ ...p, state });
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+      if (accepted.length === 0) continue;
       try {
-        await this.writer.add(FrameType.manifestEdit, [Buffer.from(JSON.stringify(edit), 'utf8')]);
+        if (this.failure !== null) throw this.failure;
+        const frames = accepted.flatMap((a) => frame(FrameType.manifestEdit, [Buffer.from(JSON.stringify(a.edit), 'utf8')]));
+        await this.writer.file.append(frames);
         await this.writer.sync();
         if (this.writer.size > this.manifestBytesMax) {
-          const { writer, number } = await Manifest.writeSnapshot(this.fs, this.dir, this.number + 1, next);
+          const { writer, number } = await Manifest.writeSnapshot(this.fs, this.dir, this.number + 1, state);
           await this.writer.file.close();
           this.writer = writer;
           this.number = number;
           await this.removeStale();
         }
       } catch (err) {
-        this.failure = new StorageError('STORAGE_FAILED', `manifest write failed: ${(err as Error).message}`, { cause: err });
-        throw this.failure;
+        this.failure ??= new StorageError('STORAGE_FAILED', `manifest write failed: ${(err as Error).message}`, { cause: err });
+        for (const a of accepted) a.reject(this.failure);
+        for (const p of this.pending.splice(0)) p.reject(this.failure);
+        return;
       }
-      this.current = next;
-      return next;
-    });
-    this.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+      this.current = state;
+      for (const a of accepted) a.resolve(a.state);
+    }
   }
 
   async close(): Promise<void> {

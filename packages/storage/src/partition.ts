@@ -49,11 +49,12 @@ export interface EngineContext {
   checkOpen(): void;
   allocateFileNumber(): number;
   /** Memtable bytes of an append: reserved at admission, then installed or released. */
-  reserveMemory(bytes: number): void;
+  /** Reserves `bytes` when the budget allows (always for a lone append); false otherwise. */
+  tryReserveMemory(bytes: number): boolean;
   releaseMemory(bytes: number): void;
   afterAppend(p: PartitionLog, bytes: number): void;
+  /** Resolves at the next event that may free budget (a flush or an append finishing). */
   waitForBudget(bytes: number): Promise<void>;
-  overBudget(bytes: number): boolean;
   fail(err: unknown): StorageError;
   afterStructureChange(): Promise<void>;
   throttle(bytes: number): Promise<void>;
@@ -170,27 +171,27 @@ export class PartitionLog {
     const epoch = options.leaderEpoch;
     if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > 0x7fffffff)) throw invalidArgument(`leaderEpoch out of range: ${epoch}`);
     // Appends that must wait queue in call order, so a pipelining caller never sees its
-    // batches reordered; with nobody waiting, offsets are assigned without yielding.
-    let admitted: (() => void) | undefined;
-    if (this.waiting > 0 || this.gate !== null || this.ctx.overBudget(total)) {
+    // batches reordered; with nobody waiting, offsets are assigned without yielding. Memory is
+    // reserved in the same synchronous step as the check, so woken waiters cannot overshoot.
+    if (this.waiting > 0 || this.gate !== null || !this.ctx.tryReserveMemory(total)) {
       const previous = this.admission;
+      let admitted!: () => void;
       this.admission = new Promise<void>((resolve) => (admitted = resolve));
       this.waiting++;
       try {
         await previous;
         await this.waitForTurn(total);
-      } catch (err) {
+      } finally {
         this.waiting--;
-        admitted?.();
-        throw err;
+        admitted();
       }
-      this.waiting--;
     }
     try {
       this.ctx.checkWritable();
       this.checkLive();
-    } finally {
-      admitted?.();
+    } catch (err) {
+      this.ctx.releaseMemory(total);
+      throw err;
     }
     // Offsets are assigned synchronously, so concurrent appends get increasing offsets in call order.
     const assign = options.assignOffsets ?? true;
@@ -202,16 +203,19 @@ export class PartitionLog {
         base = next;
         setBaseOffset(b.bytes, 0, base);
       } else if (base < next) {
+        this.ctx.releaseMemory(total);
         throw new StorageError('INVALID_RECORD', `batch baseOffset ${base} is below the log end offset ${next}`);
       }
       if (epoch !== undefined) b.bytes.writeInt32BE(epoch, 12);
       const info: BatchInfo = { ...b.info, baseOffset: base, partitionLeaderEpoch: epoch ?? b.info.partitionLeaderEpoch };
       next = base + info.lastOffsetDelta + 1;
-      if (!Number.isSafeInteger(next)) throw new StorageError('INVALID_RECORD', 'offset beyond the safe-integer range');
+      if (!Number.isSafeInteger(next)) {
+        this.ctx.releaseMemory(total);
+        throw new StorageError('INVALID_RECORD', 'offset beyond the safe-integer range');
+      }
       entries.push({ bytes: b.bytes, info });
     }
     this.nextOffset = next;
-    this.ctx.reserveMemory(total);
     const op = this.ctx.walAppend(
       this.id,
       entries.map((e) => e.bytes),
@@ -524,13 +528,14 @@ export class PartitionLog {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  /** Resolves once the gate is open and `bytes` of memtable budget are reserved. */
   private async waitForTurn(bytes: number): Promise<void> {
     for (;;) {
+      this.ctx.checkWritable();
       const gate = this.gate;
       if (gate !== null) await gate;
-      else if (this.ctx.overBudget(bytes)) await this.ctx.waitForBudget(bytes);
-      else return;
-      this.ctx.checkWritable();
+      else if (this.ctx.tryReserveMemory(bytes)) return;
+      else await this.ctx.waitForBudget(bytes);
     }
   }
 

@@ -46,7 +46,7 @@ interface PendingSync<S> {
 abstract class SimDurable<S> {
   /** When true, every write fails with ENOSPC (the switch a test flips). */
   diskFull = false;
-  protected readonly stats_: SimDurableStats = { writes: 0, syncs: 0, syncsCompleted: 0, crashes: 0, lost: 0 };
+  protected readonly counters: SimDurableStats = { writes: 0, syncs: 0, syncsCompleted: 0, crashes: 0, lost: 0 };
   protected readonly entriesMax: number;
   private readonly sim: Simulator | undefined;
   private readonly syncDelayMs: number;
@@ -68,7 +68,7 @@ abstract class SimDurable<S> {
   }
 
   get stats(): SimDurableStats {
-    return { ...this.stats_ };
+    return { ...this.counters };
   }
 
   /** Syncs called and not yet durable. */
@@ -86,7 +86,7 @@ abstract class SimDurable<S> {
    * The callback runs on completion with undefined, or with an EIO error.
    */
   sync(callback?: SyncCallback): void {
-    this.stats_.syncs++;
+    this.counters.syncs++;
     const failed = this.failedWith;
     if (failed !== undefined) {
       // Failures are reported through the event queue too, never inside the caller's stack.
@@ -114,13 +114,13 @@ abstract class SimDurable<S> {
   /** Sync at once, ignoring syncDelayMs (setup code, or stores without a simulator). */
   syncNow(): void {
     if (this.failedWith !== undefined) throw this.failedWith;
-    this.stats_.syncs++;
+    this.counters.syncs++;
     this.finishSync({ snapshot: this.takeSnapshot(), callback: undefined, timer: undefined, dueMs: 0 });
   }
 
   /** Power loss: unsynced writes are lost (or, with tornTail, a random prefix survives). */
   crash(options: CrashOptions = {}): void {
-    this.stats_.crashes++;
+    this.counters.crashes++;
     for (const p of this.pendingSyncs) {
       if (p.timer !== undefined) this.sim?.cancel(p.timer);
     }
@@ -155,7 +155,7 @@ abstract class SimDurable<S> {
       return;
     }
     this.applySnapshot(p.snapshot);
-    this.stats_.syncsCompleted++;
+    this.counters.syncsCompleted++;
     this.complete(p.callback, undefined);
   }
 
@@ -210,7 +210,7 @@ export class SimDurableLog<T> extends SimDurable<LogSnapshot<T>> {
   /** Append entries (unsynced). Throws SimDiskError ENOSPC/EIO. */
   append(entries: readonly T[]): void {
     this.checkWritable(entries.length, this.volatile.length);
-    this.stats_.writes++;
+    this.counters.writes++;
     for (const e of entries) this.volatile.push(e);
   }
 
@@ -226,7 +226,7 @@ export class SimDurableLog<T> extends SimDurable<LogSnapshot<T>> {
     }
     this.checkWritable(0, 0);
     if (fromIndex >= this.volatile.length) return;
-    this.stats_.writes++;
+    this.counters.writes++;
     this.volatile.length = fromIndex;
     this.dirtyFrom = Math.min(this.dirtyFrom, fromIndex);
   }
@@ -257,7 +257,7 @@ export class SimDurableLog<T> extends SimDurable<LogSnapshot<T>> {
       const choice = tornTail.int(this.volatile.length - common + 2) - 1;
       if (choice >= 0) survivors = this.volatile.slice(0, common + choice);
     }
-    this.stats_.lost += this.volatile.length - commonPrefix(survivors, this.volatile);
+    this.counters.lost += this.volatile.length - commonPrefix(survivors, this.volatile);
     this.durable = survivors.slice();
     this.volatile = survivors.slice();
     this.dirtyFrom = this.volatile.length;
@@ -295,7 +295,7 @@ export class SimDurableCell<T> extends SimDurable<{ value: T }> {
   /** Set the value (unsynced). Throws SimDiskError ENOSPC/EIO. */
   set(value: T): void {
     this.checkWritable(0, 0);
-    this.stats_.writes++;
+    this.counters.writes++;
     this.volatileValue = value;
     this.dirty = true;
   }
@@ -322,7 +322,7 @@ export class SimDurableCell<T> extends SimDurable<{ value: T }> {
     // A cell is written atomically (write temp + rename): either old or new survives.
     const keepNew = tornTail !== undefined && this.volatileValue !== this.durableValue && tornTail.chance(0.5);
     if (keepNew) this.durableValue = this.volatileValue;
-    else if (this.volatileValue !== this.durableValue) this.stats_.lost++;
+    else if (this.volatileValue !== this.durableValue) this.counters.lost++;
     this.volatileValue = this.durableValue;
     this.dirty = false;
   }

@@ -126,6 +126,16 @@ describe('checkLinearizable: generated histories', () => {
     });
   });
 
+  it('decides histories where a third of the operations never returned', () => {
+    forEachSeed(20, (seed) => {
+      const prng = new Prng(seed);
+      const h = generateKvHistory(prng, { opsCount: 300, keysCount: 2, spreadMs: 30, pendingRate: 0.3 });
+      expect(checkLinearizable(h, kvModel, { timeoutMs: 20_000 })).toEqual({ ok: true });
+      prng.pick(h.filter((o) => o.input.kind === 'get' && o.return !== INF)).output = { kind: 'get', value: 'never-written' };
+      expect(checkLinearizable(h, kvModel, { timeoutMs: 20_000 }).ok).toBe(false);
+    });
+  });
+
   it('agrees with an exhaustive search on small random histories', () => {
     const value = fc.constantFrom<KvValue>(null, 'a', 'b');
     const interval = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 10 }), fc.boolean());

@@ -236,7 +236,11 @@ function checkPart<S, I, O>(ops: readonly Operation<I, O>[], model: Model<S, I, 
   const cache = new Map<number, CacheEntry<S>[]>();
   const arena = new BitsetArena();
   const equal = model.equal ?? ((a: S, b: S) => Object.is(a, b));
-  const calls: { node: ListNode; state: S }[] = [];
+  // phase: 0 while trying operations that returned, 1 while trying those that never did.
+  // Trying completed ones first means configurations without pending operations are cached
+  // first, and those dominate (see `dominates`) the ones reached through pending operations.
+  const calls: { node: ListNode; state: S; phase: 0 | 1 }[] = [];
+  let phase: 0 | 1 = 0;
   let state = model.init();
   let hash = 0;
   let entry = head.next;
@@ -247,15 +251,19 @@ function checkPart<S, I, O>(ops: readonly Operation<I, O>[], model: Model<S, I, 
   let steps = 0;
 
   if (completedLeft === 0) return { kind: 'ok' };
-  while (head.next !== null) {
+  for (;;) {
     if (entry === null) throw new CheckerError('LIN_BAD_HISTORY', 'invariant: a call without its return in the event list');
-    if (budget.stepsLeft-- <= 0) return { kind: 'unknown', reason: 'stepsMax exhausted' };
-    if (++steps % CLOCK_CHECK_INTERVAL === 0 && budget.now() > budget.deadline) return { kind: 'unknown', reason: 'timeoutMs exceeded' };
     if (entry.isCall) {
       const op = ops[entry.id] as Operation<I, O>;
-      const output = op.return === Number.POSITIVE_INFINITY ? undefined : op.output;
-      const [ok, next] = model.step(state, op.input, output);
-      if (ok) {
+      const pending = op.return === Number.POSITIVE_INFINITY;
+      if (pending !== (phase === 1)) {
+        entry = entry.next;
+        continue;
+      }
+      if (budget.stepsLeft-- <= 0) return { kind: 'unknown', reason: 'stepsMax exhausted' };
+      if (++steps % CLOCK_CHECK_INTERVAL === 0 && budget.now() > budget.deadline) return { kind: 'unknown', reason: 'timeoutMs exceeded' };
+      const [ok, next] = model.step(state, op.input, pending ? undefined : op.output);
+      if (ok && !(pending && overwritesPending(calls, ops, model, op, next, equal))) {
         const id = entry.id;
         const w = id >>> 5;
         const bit = 1 << (id & 31);
@@ -269,40 +277,68 @@ function checkPart<S, I, O>(ops: readonly Operation<I, O>[], model: Model<S, I, 
             cache.set(h, bucket);
           }
           bucket.push({ at: arena.store(bits), state: next });
-          calls.push({ node: entry, state });
+          calls.push({ node: entry, state, phase });
           state = next;
           hash = h;
           lift(entry);
-          if (op.return !== Number.POSITIVE_INFINITY && --completedLeft === 0) return { kind: 'ok' };
+          if (!pending && --completedLeft === 0) return { kind: 'ok' };
           entry = head.next;
+          phase = 0;
           continue;
         }
         bits[w] = bits[w] & ~bit;
       }
       entry = entry.next;
-    } else {
-      if (calls.length > bestDepth) {
-        // The deepest point reached so far is the most useful failure report. `longest` still
-        // agrees with the stack below `bestShared`, so only the part above it is copied.
-        bestDepth = calls.length;
-        longest.length = bestShared;
-        for (let i = bestShared; i < calls.length; i++) longest.push(calls[i]!.node.id);
-        bestShared = calls.length;
-        candidates = minimalCalls(head);
-      }
-      const top = calls.pop();
-      bestShared = Math.min(bestShared, calls.length);
-      if (top === undefined) return { kind: 'fail', longest, candidates };
-      state = top.state;
-      const id = top.node.id;
-      bits[id >>> 5] = bits[id >>> 5]! & ~(1 << (id & 31));
-      hash = (hash ^ z[id]!) >>> 0;
-      unlift(top.node);
-      if (!isPending(pendingMask, id)) completedLeft++;
-      entry = top.node.next;
+      continue;
     }
+    // A return: no call after it may be linearized before it.
+    if (phase === 0) {
+      phase = 1;
+      entry = head.next;
+      continue;
+    }
+    if (calls.length > bestDepth) {
+      // The deepest point reached so far is the most useful failure report. `longest` still
+      // agrees with the stack below `bestShared`, so only the part above it is copied.
+      bestDepth = calls.length;
+      longest.length = bestShared;
+      for (let i = bestShared; i < calls.length; i++) longest.push(calls[i]!.node.id);
+      bestShared = calls.length;
+      candidates = minimalCalls(head);
+    }
+    const top = calls.pop();
+    bestShared = Math.min(bestShared, calls.length);
+    if (top === undefined) return { kind: 'fail', longest, candidates };
+    state = top.state;
+    const id = top.node.id;
+    bits[id >>> 5] = bits[id >>> 5]! & ~(1 << (id & 31));
+    hash = (hash ^ z[id]!) >>> 0;
+    unlift(top.node);
+    if (!isPending(pendingMask, id)) completedLeft++;
+    entry = top.node.next;
+    phase = top.phase;
   }
-  return { kind: 'ok' };
+}
+
+/**
+ * Whether linearizing the pending `op` right after the pending operation on top of the stack
+ * is redundant: when `op` from the state before that one gives the same state (a blind write
+ * overwriting another), the configuration without the earlier pending operation is reached
+ * directly from the parent, and it dominates this one. Keeps runs of never-returned writes
+ * from multiplying the search.
+ */
+function overwritesPending<S, I, O>(
+  calls: readonly { node: ListNode; state: S }[],
+  ops: readonly Operation<I, O>[],
+  model: Model<S, I, O>,
+  op: Operation<I, O>,
+  next: S,
+  equal: (a: S, b: S) => boolean,
+): boolean {
+  const top = calls[calls.length - 1];
+  if (top === undefined || (ops[top.node.id] as Operation<I, O>).return !== Number.POSITIVE_INFINITY) return false;
+  const [ok, direct] = model.step(top.state, op.input, undefined);
+  return ok && equal(direct, next);
 }
 
 function isPending(pendingMask: Uint32Array, id: number): boolean {

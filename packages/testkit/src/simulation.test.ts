@@ -28,7 +28,7 @@ function run(s: Scenario): KvOperation[] {
   const sim = new Simulator({ seed: s.seed, eventsMax: 1_000_000 });
   const net = new SimNetwork<Msg>(sim, sim.prng.fork(), { dropRate: 0.05, duplicateRate: s.duplicateRate, delayMsMin: 1, delayMsMax: 30 });
   const prng = sim.prng.fork();
-  const store = new SimDurableCell<Readonly<Record<string, KvValue>>>({}, { sim, syncDelayMs: 8 });
+  const store = new SimDurableCell<Readonly<Record<string, KvValue>>>({}, { sim, syncDelayMs: 20 });
   const history: KvOperation[] = [];
 
   const apply = (input: KvInput): KvOutput => {
@@ -48,13 +48,14 @@ function run(s: Scenario): KvOperation[] {
     else store.sync((err) => err === undefined && reply());
   });
   if (s.crashes) {
-    sim.every(150, () => {
-      if (!net.isUp(SERVER)) {
-        net.restart(SERVER);
-      } else if (prng.chance(0.5)) {
+    // Crash at random moments (often mid-sync), stay down 20-100 ms.
+    sim.every(40, () => {
+      if (!net.isUp(SERVER) || !prng.chance(0.15)) return;
+      sim.schedule(prng.range(0, 39), () => {
         net.crash(SERVER);
         store.crash();
-      }
+        sim.schedule(prng.range(20, 100), () => net.restart(SERVER));
+      });
     });
   }
 

@@ -223,7 +223,7 @@ export class ReplicaFetcher {
     const all = [...this.partitionsByKey.values()];
     this.partitionsByKey.clear();
     for (const fp of all) fp.removed = true;
-    await Promise.all(all.map((fp) => fp.applying?.catch(() => undefined)));
+    await Promise.all(all.map((fp) => fp.applying?.catch(() => undefined) ?? Promise.resolve()));
   }
 
   private kick(): void {

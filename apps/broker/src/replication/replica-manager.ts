@@ -182,7 +182,7 @@ export class ReplicaManager {
   private async becomeLeader(h: Hosted, s: PartitionState): Promise<void> {
     await this.dropFollower(h);
     this.dropLeader(h);
-    const log = await this.logOf(h);
+    const log = await this.openLog(h);
     // The epoch is in the log's epoch cache before the first write of this epoch.
     await log.assignLeaderEpoch(s.leaderEpoch);
     if (this.stopped || h.state !== s) return;
@@ -210,7 +210,7 @@ export class ReplicaManager {
   private async becomeFollower(h: Hosted, s: PartitionState): Promise<void> {
     this.dropLeader(h);
     await this.dropFollower(h);
-    const log = await this.logOf(h);
+    const log = await this.openLog(h);
     if (this.stopped || h.state !== s) return;
     const fp = new FollowerPartition({ tp: h.tp, log, leaderId: s.leader, leaderEpoch: s.leaderEpoch, initialHighWatermark: h.highWatermark });
     h.follower = fp;
@@ -264,7 +264,7 @@ export class ReplicaManager {
     return f;
   }
 
-  private async logOf(h: Hosted): Promise<PartitionLog> {
+  private async openLog(h: Hosted): Promise<PartitionLog> {
     if (h.log !== null) return h.log;
     const storage = this.options.storage;
     let log: PartitionLog;
@@ -378,6 +378,11 @@ export class ReplicaManager {
   leaderOf(tp: TopicPartitionRef): LeaderPartition | undefined {
     const l = this.hosted.get(partitionKeyOf(tp))?.leader ?? undefined;
     return l !== undefined && !l.isResigned ? l : undefined;
+  }
+
+  /** The local log of a hosted partition (read-only use: reads, checks). */
+  logOf(tp: TopicPartitionRef): PartitionLog | undefined {
+    return this.hosted.get(partitionKeyOf(tp))?.log ?? undefined;
   }
 
   followerOf(tp: TopicPartitionRef): FollowerPartition | undefined {

@@ -56,6 +56,8 @@ const (
 	ErrorCode_ERROR_CODE_REPLICA_NOT_AVAILABLE ErrorCode = 9
 	// A batch is larger than max.message.bytes.
 	ErrorCode_ERROR_CODE_MESSAGE_TOO_LARGE ErrorCode = 10
+	// The controller epoch on a decision is not the current lease's: a deposed controller.
+	ErrorCode_ERROR_CODE_STALE_CONTROLLER_EPOCH ErrorCode = 11
 	// A network failure seen by the server while handling the request.
 	ErrorCode_ERROR_CODE_NETWORK_EXCEPTION ErrorCode = 13
 	// The topic name is invalid.
@@ -133,12 +135,16 @@ const (
 	ErrorCode_ERROR_CODE_PRODUCER_FENCED ErrorCode = 90
 	// A named resource (config resource, broker) does not exist.
 	ErrorCode_ERROR_CODE_RESOURCE_NOT_FOUND ErrorCode = 91
+	// A partition change named a partition epoch that is not the current one (AlterPartition).
+	ErrorCode_ERROR_CODE_INVALID_UPDATE_VERSION ErrorCode = 95
 	// A broker registered with an id that a live broker already holds.
 	ErrorCode_ERROR_CODE_DUPLICATE_BROKER_REGISTRATION ErrorCode = 101
 	// The broker id is not registered in the cluster metadata.
 	ErrorCode_ERROR_CODE_BROKER_ID_NOT_REGISTERED ErrorCode = 102
 	// The request was sent to a different cluster (cluster id mismatch).
 	ErrorCode_ERROR_CODE_INCONSISTENT_CLUSTER_ID ErrorCode = 104
+	// A proposed ISR or leader names a replica that may not hold that role (fenced, not a replica).
+	ErrorCode_ERROR_CODE_INELIGIBLE_REPLICA ErrorCode = 107
 	// Consumer group (KIP-848): the member epoch is fenced; rejoin with epoch 0.
 	ErrorCode_ERROR_CODE_FENCED_MEMBER_EPOCH ErrorCode = 110
 )
@@ -157,6 +163,7 @@ var (
 		8:   "ERROR_CODE_BROKER_NOT_AVAILABLE",
 		9:   "ERROR_CODE_REPLICA_NOT_AVAILABLE",
 		10:  "ERROR_CODE_MESSAGE_TOO_LARGE",
+		11:  "ERROR_CODE_STALE_CONTROLLER_EPOCH",
 		13:  "ERROR_CODE_NETWORK_EXCEPTION",
 		17:  "ERROR_CODE_INVALID_TOPIC_EXCEPTION",
 		18:  "ERROR_CODE_RECORD_LIST_TOO_LARGE",
@@ -194,9 +201,11 @@ var (
 		89:  "ERROR_CODE_THROTTLING_QUOTA_EXCEEDED",
 		90:  "ERROR_CODE_PRODUCER_FENCED",
 		91:  "ERROR_CODE_RESOURCE_NOT_FOUND",
+		95:  "ERROR_CODE_INVALID_UPDATE_VERSION",
 		101: "ERROR_CODE_DUPLICATE_BROKER_REGISTRATION",
 		102: "ERROR_CODE_BROKER_ID_NOT_REGISTERED",
 		104: "ERROR_CODE_INCONSISTENT_CLUSTER_ID",
+		107: "ERROR_CODE_INELIGIBLE_REPLICA",
 		110: "ERROR_CODE_FENCED_MEMBER_EPOCH",
 	}
 	ErrorCode_value = map[string]int32{
@@ -211,6 +220,7 @@ var (
 		"ERROR_CODE_BROKER_NOT_AVAILABLE":             8,
 		"ERROR_CODE_REPLICA_NOT_AVAILABLE":            9,
 		"ERROR_CODE_MESSAGE_TOO_LARGE":                10,
+		"ERROR_CODE_STALE_CONTROLLER_EPOCH":           11,
 		"ERROR_CODE_NETWORK_EXCEPTION":                13,
 		"ERROR_CODE_INVALID_TOPIC_EXCEPTION":          17,
 		"ERROR_CODE_RECORD_LIST_TOO_LARGE":            18,
@@ -248,9 +258,11 @@ var (
 		"ERROR_CODE_THROTTLING_QUOTA_EXCEEDED":        89,
 		"ERROR_CODE_PRODUCER_FENCED":                  90,
 		"ERROR_CODE_RESOURCE_NOT_FOUND":               91,
+		"ERROR_CODE_INVALID_UPDATE_VERSION":           95,
 		"ERROR_CODE_DUPLICATE_BROKER_REGISTRATION":    101,
 		"ERROR_CODE_BROKER_ID_NOT_REGISTERED":         102,
 		"ERROR_CODE_INCONSISTENT_CLUSTER_ID":          104,
+		"ERROR_CODE_INELIGIBLE_REPLICA":               107,
 		"ERROR_CODE_FENCED_MEMBER_EPOCH":              110,
 	}
 )
@@ -464,7 +476,7 @@ const file_streambus_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"LeaderHint\x12\x1b\n" +
 	"\tleader_id\x18\x01 \x01(\x05R\bleaderId\x12!\n" +
-	"\fleader_epoch\x18\x02 \x01(\x05R\vleaderEpoch*\xb5\x0f\n" +
+	"\fleader_epoch\x18\x02 \x01(\x05R\vleaderEpoch*\xa6\x10\n" +
 	"\tErrorCode\x12\x13\n" +
 	"\x0fERROR_CODE_NONE\x10\x00\x12,\n" +
 	"\x1fERROR_CODE_UNKNOWN_SERVER_ERROR\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x12\"\n" +
@@ -477,7 +489,8 @@ const file_streambus_v1_common_proto_rawDesc = "" +
 	"\x1fERROR_CODE_BROKER_NOT_AVAILABLE\x10\b\x12$\n" +
 	" ERROR_CODE_REPLICA_NOT_AVAILABLE\x10\t\x12 \n" +
 	"\x1cERROR_CODE_MESSAGE_TOO_LARGE\x10\n" +
-	"\x12 \n" +
+	"\x12%\n" +
+	"!ERROR_CODE_STALE_CONTROLLER_EPOCH\x10\v\x12 \n" +
 	"\x1cERROR_CODE_NETWORK_EXCEPTION\x10\r\x12&\n" +
 	"\"ERROR_CODE_INVALID_TOPIC_EXCEPTION\x10\x11\x12$\n" +
 	" ERROR_CODE_RECORD_LIST_TOO_LARGE\x10\x12\x12\"\n" +
@@ -514,10 +527,12 @@ const file_streambus_v1_common_proto_rawDesc = "" +
 	"\x19ERROR_CODE_INVALID_RECORD\x10W\x12(\n" +
 	"$ERROR_CODE_THROTTLING_QUOTA_EXCEEDED\x10Y\x12\x1e\n" +
 	"\x1aERROR_CODE_PRODUCER_FENCED\x10Z\x12!\n" +
-	"\x1dERROR_CODE_RESOURCE_NOT_FOUND\x10[\x12,\n" +
+	"\x1dERROR_CODE_RESOURCE_NOT_FOUND\x10[\x12%\n" +
+	"!ERROR_CODE_INVALID_UPDATE_VERSION\x10_\x12,\n" +
 	"(ERROR_CODE_DUPLICATE_BROKER_REGISTRATION\x10e\x12'\n" +
 	"#ERROR_CODE_BROKER_ID_NOT_REGISTERED\x10f\x12&\n" +
-	"\"ERROR_CODE_INCONSISTENT_CLUSTER_ID\x10h\x12\"\n" +
+	"\"ERROR_CODE_INCONSISTENT_CLUSTER_ID\x10h\x12!\n" +
+	"\x1dERROR_CODE_INELIGIBLE_REPLICA\x10k\x12\"\n" +
 	"\x1eERROR_CODE_FENCED_MEMBER_EPOCH\x10n*{\n" +
 	"\x0eIsolationLevel\x12\x1f\n" +
 	"\x1bISOLATION_LEVEL_UNSPECIFIED\x10\x00\x12$\n" +

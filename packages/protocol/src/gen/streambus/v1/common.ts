@@ -50,6 +50,8 @@ export enum ErrorCode {
   REPLICA_NOT_AVAILABLE = 9,
   /** MESSAGE_TOO_LARGE - A batch is larger than max.message.bytes. */
   MESSAGE_TOO_LARGE = 10,
+  /** STALE_CONTROLLER_EPOCH - The controller epoch on a decision is not the current lease's: a deposed controller. */
+  STALE_CONTROLLER_EPOCH = 11,
   /** NETWORK_EXCEPTION - A network failure seen by the server while handling the request. */
   NETWORK_EXCEPTION = 13,
   /** INVALID_TOPIC_EXCEPTION - The topic name is invalid. */
@@ -133,12 +135,16 @@ export enum ErrorCode {
   PRODUCER_FENCED = 90,
   /** RESOURCE_NOT_FOUND - A named resource (config resource, broker) does not exist. */
   RESOURCE_NOT_FOUND = 91,
+  /** INVALID_UPDATE_VERSION - A partition change named a partition epoch that is not the current one (AlterPartition). */
+  INVALID_UPDATE_VERSION = 95,
   /** DUPLICATE_BROKER_REGISTRATION - A broker registered with an id that a live broker already holds. */
   DUPLICATE_BROKER_REGISTRATION = 101,
   /** BROKER_ID_NOT_REGISTERED - The broker id is not registered in the cluster metadata. */
   BROKER_ID_NOT_REGISTERED = 102,
   /** INCONSISTENT_CLUSTER_ID - The request was sent to a different cluster (cluster id mismatch). */
   INCONSISTENT_CLUSTER_ID = 104,
+  /** INELIGIBLE_REPLICA - A proposed ISR or leader names a replica that may not hold that role (fenced, not a replica). */
+  INELIGIBLE_REPLICA = 107,
   /** FENCED_MEMBER_EPOCH - Consumer group (KIP-848): the member epoch is fenced; rejoin with epoch 0. */
   FENCED_MEMBER_EPOCH = 110,
 }
@@ -178,6 +184,9 @@ export function errorCodeFromJSON(object: any): ErrorCode {
     case 10:
     case "ERROR_CODE_MESSAGE_TOO_LARGE":
       return ErrorCode.MESSAGE_TOO_LARGE;
+    case 11:
+    case "ERROR_CODE_STALE_CONTROLLER_EPOCH":
+      return ErrorCode.STALE_CONTROLLER_EPOCH;
     case 13:
     case "ERROR_CODE_NETWORK_EXCEPTION":
       return ErrorCode.NETWORK_EXCEPTION;
@@ -289,6 +298,9 @@ export function errorCodeFromJSON(object: any): ErrorCode {
     case 91:
     case "ERROR_CODE_RESOURCE_NOT_FOUND":
       return ErrorCode.RESOURCE_NOT_FOUND;
+    case 95:
+    case "ERROR_CODE_INVALID_UPDATE_VERSION":
+      return ErrorCode.INVALID_UPDATE_VERSION;
     case 101:
     case "ERROR_CODE_DUPLICATE_BROKER_REGISTRATION":
       return ErrorCode.DUPLICATE_BROKER_REGISTRATION;
@@ -298,6 +310,9 @@ export function errorCodeFromJSON(object: any): ErrorCode {
     case 104:
     case "ERROR_CODE_INCONSISTENT_CLUSTER_ID":
       return ErrorCode.INCONSISTENT_CLUSTER_ID;
+    case 107:
+    case "ERROR_CODE_INELIGIBLE_REPLICA":
+      return ErrorCode.INELIGIBLE_REPLICA;
     case 110:
     case "ERROR_CODE_FENCED_MEMBER_EPOCH":
       return ErrorCode.FENCED_MEMBER_EPOCH;
@@ -330,6 +345,8 @@ export function errorCodeToJSON(object: ErrorCode): string {
       return "ERROR_CODE_REPLICA_NOT_AVAILABLE";
     case ErrorCode.MESSAGE_TOO_LARGE:
       return "ERROR_CODE_MESSAGE_TOO_LARGE";
+    case ErrorCode.STALE_CONTROLLER_EPOCH:
+      return "ERROR_CODE_STALE_CONTROLLER_EPOCH";
     case ErrorCode.NETWORK_EXCEPTION:
       return "ERROR_CODE_NETWORK_EXCEPTION";
     case ErrorCode.INVALID_TOPIC_EXCEPTION:
@@ -404,12 +421,16 @@ export function errorCodeToJSON(object: ErrorCode): string {
       return "ERROR_CODE_PRODUCER_FENCED";
     case ErrorCode.RESOURCE_NOT_FOUND:
       return "ERROR_CODE_RESOURCE_NOT_FOUND";
+    case ErrorCode.INVALID_UPDATE_VERSION:
+      return "ERROR_CODE_INVALID_UPDATE_VERSION";
     case ErrorCode.DUPLICATE_BROKER_REGISTRATION:
       return "ERROR_CODE_DUPLICATE_BROKER_REGISTRATION";
     case ErrorCode.BROKER_ID_NOT_REGISTERED:
       return "ERROR_CODE_BROKER_ID_NOT_REGISTERED";
     case ErrorCode.INCONSISTENT_CLUSTER_ID:
       return "ERROR_CODE_INCONSISTENT_CLUSTER_ID";
+    case ErrorCode.INELIGIBLE_REPLICA:
+      return "ERROR_CODE_INELIGIBLE_REPLICA";
     case ErrorCode.FENCED_MEMBER_EPOCH:
       return "ERROR_CODE_FENCED_MEMBER_EPOCH";
     default:
