@@ -130,7 +130,7 @@ const hostKind: OptionKind = { type: 'string', pattern: /^[A-Za-z0-9.:_-]+$/, pa
 /** Every option, in the order they appear in the docs. */
 export const OPTIONS: readonly OptionSpec[] = [
   // Identity
-  { group: 'Identity', key: 'brokerId', flag: 'broker-id', kind: { type: 'int', min: 0, max: INT32_MAX }, default: 0, description: 'Unique id of this broker in the cluster. Required when more than one bootstrap voter is listed.' },
+  { group: 'Identity', key: 'brokerId', flag: 'broker-id', kind: { type: 'int', min: 1, max: INT32_MAX }, default: 1, description: 'Unique id of this broker in the cluster (1 or more; Raft reserves 0 for "nobody"). Required when more than one bootstrap voter is listed.' },
   { group: 'Identity', key: 'clusterId', flag: 'cluster-id', kind: { type: 'string', pattern: /^[A-Za-z0-9._-]{1,64}$/, patternHint: '1-64 characters from [A-Za-z0-9._-]' }, default: 'streambus', description: 'Cluster this broker belongs to. Recorded in the data dir on first start; a mismatch later refuses to start.' },
   { group: 'Identity', key: 'rack', flag: 'rack', kind: { type: 'string', pattern: /^[A-Za-z0-9._-]{1,64}$/, patternHint: '1-64 characters from [A-Za-z0-9._-]' }, default: null, description: 'Rack or zone, used for rack-aware replica placement. Unset: no rack.' },
   { group: 'Identity', key: 'dataDir', flag: 'data-dir', kind: { type: 'string' }, default: './streambus-data', description: 'Directory for the WAL, SSTables, manifest and Raft log. Locked while the broker runs.' },

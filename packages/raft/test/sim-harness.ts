@@ -97,6 +97,8 @@ export class RaftSimulation {
   private readSeq = 0;
   private clientSeq = 0;
   private clientsRunning = true;
+  /** Operations without an answer yet; at the end their outcome is unknown. */
+  private readonly openOps = new Map<number, () => void>();
   private stats = { ops: 0, elections: 0, crashes: 0, confChanges: 0 };
 
   constructor(options: SimOptions) {
@@ -112,7 +114,7 @@ export class RaftSimulation {
       clientTimeoutMs: 400,
       ...options,
     };
-    this.sim = new Simulator({ seed: options.seed, eventsMax: 5_000_000, traceLinesMax: process.env.SIM_TRACE === '1' ? 400 : 0 });
+    this.sim = new Simulator({ seed: options.seed, eventsMax: 5_000_000, traceLinesMax: process.env.SIM_TRACE === '1' ? 20_000 : 0 });
     this.prng = this.sim.prng.fork();
     this.net = new SimNetwork<Message>(this.sim, this.sim.prng.fork(), { delayMsMin: 1, delayMsMax: 8 });
     for (const id of this.o.nodeIds) {
@@ -145,6 +147,7 @@ export class RaftSimulation {
     this.awaitConvergence();
     this.sim.cancel(checkTimer);
     this.checkLogMatching();
+    for (const close of [...this.openOps.values()]) close();
     this.checkHistory();
     return { virtualMs: this.sim.now, committed: this.appliedLog.size, ...this.stats };
   }
@@ -416,11 +419,14 @@ export class RaftSimulation {
     const finish = (output: KvOutput | undefined, definite: 'ok' | 'failed' | 'unknown'): void => {
       if (finished) return;
       finished = true;
+      this.openOps.delete(clientId);
       this.stats.ops++;
+      this.sim.trace(`client ${clientId} ${input.kind} ${input.key} via ${target.id}: ${definite}`);
       if (definite === 'ok') this.history.push({ clientId, input, output, call, return: this.sim.now });
       else if (definite === 'unknown' && input.kind === 'put') this.history.push({ clientId, input, output: undefined, call, return: Infinity });
       this.sim.schedule(1 + this.prng.int(20), () => this.clientLoop());
     };
+    this.openOps.set(clientId, () => finish(undefined, 'unknown'));
     this.sim.schedule(this.o.clientTimeoutMs, () => finish(undefined, 'unknown'));
     this.sim.schedule(1 + this.prng.int(3), () => {
       const raft = target.raft;

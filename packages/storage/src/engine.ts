@@ -404,6 +404,7 @@ export class StorageEngine {
         this.flusher = null;
         this.recountMemory();
         for (const w of this.budgetWaiters.splice(0)) w();
+        if (this.flushQueue.size > 0 && this.failure === null && !this.closed) this.startFlusher();
       });
   }
 

@@ -187,12 +187,17 @@ export class Manifest {
     if (this.failure !== null) return Promise.reject(this.failure);
     return new Promise<ManifestState>((resolve, reject) => {
       this.pending.push({ edit, resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        this.chain = this.writeLoop().finally(() => {
-          this.writing = false;
-        });
-      }
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.writing) return;
+    this.writing = true;
+    this.chain = this.writeLoop().finally(() => {
+      this.writing = false;
+      // An edit may have queued after the loop's last check and before this callback.
+      if (this.pending.length > 0) this.kick();
     });
   }
 

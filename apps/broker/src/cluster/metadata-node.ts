@@ -141,6 +141,8 @@ export class MetadataNode implements MetadataComponent {
       },
       onFatal: (err) => this.logger.fatal({ err }, 'raft node failed'),
     });
+    // A lone voter need not wait out an election timeout to lead its own log.
+    if (this.voterIds.length === 1 && this.voterIds[0] === self) this.raft.campaign();
     this.ctx.registry.addCollector(() => {
       const status = this.raft?.status();
       if (status === undefined) return;

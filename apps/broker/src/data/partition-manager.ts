@@ -101,9 +101,13 @@ export class PartitionManager {
 
   constructor(
     private readonly brokerId: number,
-    private readonly storage: StorageEngine,
+    private readonly storageRef: { readonly engine: StorageEngine },
     private readonly logger: Logger,
   ) {}
+
+  private get storage(): StorageEngine {
+    return this.storageRef.engine;
+  }
 
   addListener(listener: ReplicaListener): void {
     this.listeners.push(listener);

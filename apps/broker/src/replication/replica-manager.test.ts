@@ -144,4 +144,26 @@ describe('ReplicaManager', () => {
     expect((await b2?.handleReplicaFetch({ ...base, replicaId: 1, partitions: [{ ...part, currentLeaderEpoch: 4 }] }))?.partitions[0]?.errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     expect((await b1?.handleReplicaFetch({ ...base, partitions: [{ ...part, topic: 'nope' }] }))?.partitions[0]?.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
+
+  it('refuses fetches from a replaced incarnation of a follower with STALE_BROKER_EPOCH', async () => {
+    const sim = new Simulator();
+    const scheduler: Scheduler = { now: () => sim.now, setTimeout: (fn, ms) => sim.schedule(ms, fn), clearTimeout: (t) => void sim.cancel(t as number) };
+    const storage = await StorageEngine.open({ dir: '/s', fs: new MemFileSystem(), clock: { now: () => sim.now }, flush: 'always', maintenanceIntervalMs: 0 });
+    const rm = new ReplicaManager({
+      brokerId: 1,
+      brokerEpoch: () => 1,
+      storage,
+      scheduler,
+      brokerEpochOf: (id) => (id === 2 ? 50 : undefined),
+      send: () => Promise.reject(new Error('unused')),
+      alterPartition: () => Promise.reject(new Error('unused')),
+    });
+    await rm.applyPartition(assignment(state()));
+    const part = { topic: 't', partition: 0, fetchOffset: 0, currentLeaderEpoch: 1, logStartOffset: 0, partitionMaxBytes: 1000 };
+    const base = { replicaId: 2, maxWaitMs: 0, minBytes: 1, maxBytes: 1000, clusterId: '', partitions: [part] };
+    expect((await rm.handleReplicaFetch({ ...base, brokerEpoch: 49 })).partitions[0]?.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH);
+    expect((await rm.handleReplicaFetch({ ...base, brokerEpoch: 50 })).partitions[0]?.errorCode).toBe(ErrorCode.NONE);
+    expect(rm.leaderOf(tp)?.follower(2)?.logEndOffset).toBe(0);
+    await rm.stop();
+  });
 });

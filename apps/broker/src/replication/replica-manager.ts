@@ -33,6 +33,11 @@ export interface ReplicaManagerOptions {
   readonly send: SendReplicaFetch;
   readonly alterPartition: AlterPartitionFn;
   readonly clusterId?: string;
+  /**
+   * The registration epoch metadata knows for a broker. Fetches stamped with an older one come
+   * from a replaced process (its reported position may be gone) and get STALE_BROKER_EPOCH.
+   */
+  readonly brokerEpochOf?: (brokerId: number) => number | undefined;
   /** Observes every follower outcome (metrics, simulation traces). */
   readonly onFollowerOutcome?: (tp: TopicPartitionRef, outcome: FollowerOutcome) => void;
 }
@@ -303,6 +308,10 @@ export class ReplicaManager {
    * to maxWaitMs for an append to one of them (the long poll), then answers once more.
    */
   async handleReplicaFetch(req: ReplicaFetchRequest): Promise<ReplicaFetchResponse> {
+    const known = this.options.brokerEpochOf?.(req.replicaId);
+    if (known !== undefined && req.brokerEpoch < known) {
+      return { partitions: req.partitions.map((p) => errorPart(p, ErrorCode.STALE_BROKER_EPOCH, `broker ${req.replicaId} epoch ${req.brokerEpoch} was replaced by ${known}`)) };
+    }
     const first = await this.fetchOnce(req);
     const waitMs = Math.min(Math.max(0, req.maxWaitMs), this.config.replicaFetchWaitMaxMs);
     const worthAnswering = first.partitions.some((p) => p.errorCode !== ErrorCode.NONE || p.divergingEpoch !== undefined || p.records.length > 0);
@@ -334,16 +343,8 @@ export class ReplicaManager {
       const h = this.hosted.get(partitionKeyOf(p));
       const leader = h?.leader ?? null;
       if (h === undefined || leader === null || this.stopped) {
-        partitions.push({
-          topic: p.topic,
-          partition: p.partition,
-          errorCode: h === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER,
-          errorMessage: `broker ${this.brokerId} does not lead ${p.topic}-${p.partition}`,
-          highWatermark: -1,
-          logStartOffset: -1,
-          logEndOffset: -1,
-          records: Buffer.alloc(0),
-        });
+        const code = h === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER;
+        partitions.push(errorPart(p, code, `broker ${this.brokerId} does not lead ${p.topic}-${p.partition}`));
         continue;
       }
       const r = await leader.handleReplicaFetch(p, req.replicaId, now, budget);
@@ -417,4 +418,8 @@ export class ReplicaManager {
       fetcherCount: this.fetchers.size,
     };
   }
+}
+
+function errorPart(p: TopicPartitionRef, errorCode: ErrorCode, errorMessage: string): ReplicaFetchPartitionResponse {
+  return { topic: p.topic, partition: p.partition, errorCode, errorMessage, highWatermark: -1, logStartOffset: -1, logEndOffset: -1, records: Buffer.alloc(0) };
 }

@@ -43,6 +43,10 @@ export interface SimReport {
   readonly produced: number;
   readonly crashes: number;
   readonly leaderMoves: number;
+  /** Follower truncations ordered by a diverging epoch (the KIP-320 path). */
+  readonly divergenceTruncations: number;
+  /** ISR changes the controller accepted from leaders (AlterPartition). */
+  readonly isrChanges: number;
   readonly events: number;
   readonly endMs: number;
 }
@@ -153,6 +157,11 @@ class SimBroker {
       config: this.h.config,
       send: (leaderId, req) => this.rpc<ReplicaFetchResponse>(leaderId, (id) => ({ kind: 'fetch', id, req })),
       alterPartition: (change) => this.rpc<AlterPartitionResult>(CONTROLLER, (id) => ({ kind: 'alter', id, change })),
+      // The stand-in for this broker's metadata image of the other brokers' registrations.
+      brokerEpochOf: (id) => this.h.controller.brokerEpoch(id),
+      onFollowerOutcome: (_tp, outcome) => {
+        if (outcome.kind === 'truncated' && outcome.reason === 'divergingEpoch') this.h.divergenceTruncations++;
+      },
     });
     this.ready = true;
     this.lastControllerContactMs = sim.now;
@@ -172,7 +181,7 @@ class SimBroker {
     this.ready = false;
     this.generation++;
     this.h.net.crash(this.id);
-    this.fs.crash({ tornWrites: true });
+    this.fs.crash({ tornWrites: true, garbleTornTail: this.h.prng.chance(0.5) });
     const rm = this.rm;
     this.rm = null;
     for (const p of this.pending.values()) p.reject(new Error('crashed'));
@@ -252,6 +261,8 @@ export class Harness {
   produced = 0;
   crashes = 0;
   leaderMoves = 0;
+  divergenceTruncations = 0;
+  isrChanges = 0;
   private nextKey = 1;
   private readonly hwSeen = new WeakMap<LeaderPartition, number>();
   private producing = true;
@@ -295,6 +306,7 @@ export class Harness {
       this.net.send(CONTROLLER, from, { kind: 'hbResp', brokerEpoch: c.brokerEpoch(msg.brokerId), assignments: c.assignments() });
     } else if (msg.kind === 'alter') {
       const r = c.run(msg.change);
+      if (r.outcome.ok) this.isrChanges++;
       const state = c.partitions()[msg.change.partition];
       const result: AlterPartitionResult =
         r.outcome.ok && state !== undefined ? { accepted: true, state } : { accepted: false, errorCode: r.outcome.ok ? 'UNKNOWN' : r.outcome.error.code };
@@ -380,8 +392,9 @@ export class Harness {
       this.net.partitionOneWay(a, b);
       this.sim.schedule(this.prng.range(100, 900), () => this.net.heal());
     } else if (roll < 88) {
-      this.net.configure({ dropRate: 0.1 });
-      this.sim.schedule(this.prng.range(100, 800), () => this.net.configure({ dropRate: 0 }));
+      // A lossy, slow link: drops, duplicates and reordering.
+      this.net.configure({ dropRate: 0.1, duplicateRate: 0.05, delayMsMax: 60 });
+      this.sim.schedule(this.prng.range(100, 800), () => this.net.configure({ dropRate: 0, duplicateRate: 0, delayMsMax: 8 }));
     } else {
       this.moveLeader();
     }
@@ -409,7 +422,7 @@ export class Harness {
     // Heal: no new faults, every broker back, the network whole; producers stop.
     this.producing = false;
     this.net.heal();
-    this.net.configure({ dropRate: 0 });
+    this.net.configure({ dropRate: 0, duplicateRate: 0, delayMsMax: 8 });
     for (const b of this.brokers.values()) if (!b.alive) b.restart();
     const converged = await this.runUntil(() => this.converged(), this.options.healMsMax ?? 20_000);
     if (!converged) throw new Error(`liveness: no convergence ${this.options.healMsMax ?? 20_000} ms after healing: ${this.describe()}`);
@@ -422,6 +435,8 @@ export class Harness {
       produced: this.produced,
       crashes: this.crashes,
       leaderMoves: this.leaderMoves,
+      divergenceTruncations: this.divergenceTruncations,
+      isrChanges: this.isrChanges,
       events: this.sim.eventsRun,
       endMs: this.sim.now,
     };
