@@ -27,7 +27,8 @@ const externalizeNpm = {
 
 const started = performance.now();
 const result = await build({
-  entryPoints: { main: resolve(here, 'src/main.ts'), index: resolve(here, 'src/index.ts') },
+  // dev-cluster.js (`npm start`) spawns main.js from the same directory.
+  entryPoints: { main: resolve(here, 'src/main.ts'), index: resolve(here, 'src/index.ts'), 'dev-cluster': resolve(here, 'src/dev-cluster.ts') },
   outdir,
   bundle: true,
   platform: 'node',

@@ -1,223 +1,347 @@
-// Broker shell benchmark: process start to serving, idle memory, metrics cost.
-// Every figure comes with a baseline measured in the same run (PERFORMANCE.md):
-//  - start-up: a bare Node process that serves one HTTP route (the floor for any broker);
-//  - idle RSS: the same bare process;
-//  - metrics hot path: incrementing a plain object field;
-//  - /metrics render: JSON.stringify of the same number of values.
-// Progress on stderr; a table and then ONE JSON line on stdout.
-// Env: BENCH_STARTS (default 8) process starts per variant.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Broker benchmark (issue 5, performance). Every figure comes with a baseline measured in
+// the same run on this machine (PERFORMANCE.md):
+//  - data path: a real broker process (bundled) against a grpc-js echo server in its own
+//    process, same message sizes, same concurrency: pipelined ProduceStream vs bidi echo,
+//    unary multi-partition Produce and Fetch vs unary echo of the same request size, paced
+//    produce-ack latency at half the pipelined maximum;
+//  - memory: broker RSS with 100 idle partitions vs a bare Node HTTP process;
+//  - shell: spawn → /healthz and /readyz, idle RSS, metrics hot path (shell.ts).
+// Progress on stderr; on stdout a table, then ONE JSON line (figures, baselines, ratios and
+// pass/fail against the issue's targets). Every process and temp dir is removed on exit.
+//
+// Env (defaults in brackets): BENCH_ONLY [data,rss,shell] sections to run; BENCH_STARTS [5];
+// BENCH_PARTITIONS [16]; BENCH_RECORD_BYTES [1024]; BENCH_BATCH_BYTES [262144];
+// BENCH_PHASE_MS [8000] per produce phase; BENCH_PRODUCE_MB [2048] per produce phase;
+// BENCH_WINDOW [8] ProduceStream requests in flight; BENCH_CONCURRENCY [4] unary calls in
+// flight; BENCH_PARTITIONS_PER_REQUEST [4]; BENCH_ECHO_MS [3000]; BENCH_FETCH_MS [10000];
+// BENCH_LATENCY_MS [6000]; BENCH_IDLE_PARTITIONS [100]; BENCH_RSS_SETTLE_MS [3000];
+// BENCH_FLUSH_MODE [always].
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MetricsRegistry, createBrokerMetrics } from '../src/metrics.js';
+import { createClient, type StreamBusClient } from '@streambus/protocol';
+import { tempDir, type TempDir } from '@streambus/testkit';
+import { metricRssBytes, startBroker, type BrokerProcess } from './broker-process.js';
+import { buildWorkload, createTopic, endOffsets, fetchCursor, fetchDone, fetchSlice, latencyHistogram, produceStream, produceUnary, type ProduceResult, type Workload } from './data-path.js';
+import { bidiEcho, echoClient, startEchoServer, unaryEcho, type EchoResult } from './echo.js';
+import { runShellBench, type Row, type ShellResult } from './shell.js';
+import { KIB, MIB, envInt, progress, round, rssBytesOf, sleep } from './util.js';
 
-const APP_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
-const STARTS = Number(process.env.BENCH_STARTS ?? 8);
-const START_TIMEOUT_MS = 20_000;
-const progress = (text: string): boolean => process.stderr.write(`${text}\n`);
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const APP_DIR = dirname(BENCH_DIR);
+/** The bundle lives under bench/ (gitignored as dist/) so Node finds node_modules above it. */
+const BUNDLE_DIR = join(BENCH_DIR, 'dist');
 
-const BASELINE_SERVER = `
-const http = require('node:http');
-const s = http.createServer((req, res) => { res.end(process.memoryUsage.rss().toString()); });
-s.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'broker started', http: { port: s.address().port } })));
-process.on('SIGTERM', () => s.close(() => process.exit(0)));
-`;
+// The issue's targets.
+const PRODUCE_VS_ECHO_MIN = 0.5;
+const FETCH_VS_ECHO_MIN = 0.5;
+const IDLE_RSS_BYTES_MAX = 150e6;
+const READYZ_MS_MAX = 1_000;
 
-interface StartSample {
-  readonly startMs: number;
-  /** Spawn → /readyz 200; null when not ready within READY_WAIT_MS (no data path wired). */
-  readonly readyMs: number | null;
-  readonly rssBytes: number;
+function flushModeFromEnv(): 'always' | 'interval' {
+  const mode = process.env.BENCH_FLUSH_MODE ?? 'always';
+  if (mode !== 'always' && mode !== 'interval') throw new RangeError(`BENCH_FLUSH_MODE must be always or interval, got ${mode}`);
+  return mode;
 }
+const sections = new Set((process.env.BENCH_ONLY ?? 'data,rss,shell').split(',').map((s) => s.trim()));
+const config = {
+  flushMode: flushModeFromEnv(),
+  acks: 1,
+  starts: envInt('BENCH_STARTS', 5),
+  partitions: envInt('BENCH_PARTITIONS', 16),
+  recordBytes: envInt('BENCH_RECORD_BYTES', KIB),
+  batchBytesMax: envInt('BENCH_BATCH_BYTES', 256 * KIB, 1024),
+  phaseMs: envInt('BENCH_PHASE_MS', 8_000),
+  produceBytesMax: envInt('BENCH_PRODUCE_MB', 2_048) * MIB,
+  streamWindow: envInt('BENCH_WINDOW', 8),
+  concurrency: envInt('BENCH_CONCURRENCY', 4),
+  partitionsPerRequest: envInt('BENCH_PARTITIONS_PER_REQUEST', 4),
+  echoMs: envInt('BENCH_ECHO_MS', 4_000),
+  rounds: envInt('BENCH_ROUNDS', 4),
+  fetchMs: envInt('BENCH_FETCH_MS', 10_000),
+  latencyMs: envInt('BENCH_LATENCY_MS', 6_000),
+  idlePartitions: envInt('BENCH_IDLE_PARTITIONS', 100),
+  rssSettleMs: envInt('BENCH_RSS_SETTLE_MS', 3_000),
+};
+/** Warm-up of each connection (JIT, HTTP/2 windows) before anything is timed. */
+const WARMUP_MS = 1_000;
+/** Bound on paced requests in flight: open loop, but not unbounded when the broker stalls. */
+const PACED_WINDOW_MAX = 4_096;
 
-/** How long a start waits for /readyz after /healthz answered. */
-const READY_WAIT_MS = 3_000;
-let readyzSeen = true;
-
-async function waitForPort(child: ChildProcess, output: { text: string }): Promise<number> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const line = output.text.split('\n').find((l) => l.includes('"msg":"broker started"'));
-    if (line !== undefined) return (JSON.parse(line) as { http: { port: number } }).http.port;
-    if (child.exitCode !== null) throw new Error(`process exited ${child.exitCode}: ${output.text}`);
-    if (Date.now() > deadline) throw new Error('process did not start');
-    await new Promise((resolve) => setTimeout(resolve, 2));
+/** Bytes, records and seconds summed over the interleaved slices of one measurement. */
+class Tally {
+  bytes = 0;
+  records = 0;
+  seconds = 0;
+  add(bytes: number, records: number, seconds: number): void {
+    this.bytes += bytes;
+    this.records += records;
+    this.seconds += seconds;
+  }
+  get mbPerSecond(): number {
+    return this.seconds > 0 ? this.bytes / this.seconds / 1e6 : NaN;
+  }
+  get recordsPerSecond(): number {
+    return this.seconds > 0 ? this.records / this.seconds : NaN;
   }
 }
 
-/** Spawn → first 200 from `path`; then idle RSS after a short settle. */
-async function startOnce(args: string[], path: string, rssOf: (port: number) => Promise<number>, waitReady: boolean): Promise<StartSample> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: APP_DIR, stdio: ['ignore', 'pipe', 'inherit'] });
-  const output = { text: '' };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output.text += chunk));
+interface DataPathFigures {
+  readonly workload: Workload;
+  readonly echo: { readonly bidi: Tally; readonly unaryRequest: Tally; readonly unaryForFetch: Tally; readonly unaryBatch: Tally };
+  readonly stream: Tally;
+  readonly unary: Tally;
+  readonly fetch: Tally & { complete?: boolean };
+  readonly fetchComplete: boolean;
+  readonly producedRecords: number;
+  readonly latency: { readonly targetMBPerSecond: number; readonly achieved: ProduceResult; readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number; readonly maxMs: number; readonly count: number };
+  readonly rssAfterLoadBytes: number;
+  readonly readyMs: number;
+}
+
+const addEcho = (tally: Tally, r: EchoResult, payloadBytes: number): void => tally.add(r.messages * payloadBytes, 0, r.seconds);
+const addProduce = (tally: Tally, r: ProduceResult): void => tally.add(r.bytes, r.records, r.seconds);
+
+/**
+ * The broker and the echo server run side by side; each measurement alternates short slices
+ * of echo and broker (config.rounds of each), so load from other processes on this shared
+ * machine weighs on both sides of every ratio alike.
+ */
+async function measureDataPath(tmp: TempDir, workload: Workload): Promise<DataPathFigures> {
+  const requestBytes = config.partitionsPerRequest * workload.batchBytes;
+  progress(`data path: ${config.partitions} partitions, ${workload.recordsPerBatch} records of ${config.recordBytes} B per ${workload.batchBytes} B batch, acks=1, flush=${config.flushMode}; ${config.rounds} interleaved rounds per measurement`);
+  const echoServer = await startEchoServer(BENCH_DIR);
+  const echo = echoClient(echoServer.address);
+  let broker: BrokerProcess | undefined;
+  let client: StreamBusClient | undefined;
   try {
-    const port = await waitForPort(child, output);
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status === 200, () => false);
-      if (ok) break;
-      if (performance.now() - t0 > START_TIMEOUT_MS) throw new Error(`${path} never answered 200`);
+    broker = await startBroker({ mainJs: join(BUNDLE_DIR, 'main.js'), dataDir: join(tmp.path, 'data'), flushMode: config.flushMode });
+    client = createClient(broker.clientAddress);
+    await createTopic(client, workload.topic, workload.partitions);
+    const batch = Buffer.alloc(workload.batchBytes, 7);
+    const request = Buffer.alloc(requestBytes, 7);
+    const echoSliceMs = config.echoMs / config.rounds;
+    const phaseSliceMs = config.phaseMs / config.rounds;
+
+    await bidiEcho(echo, batch, WARMUP_MS / 2, Number.MAX_SAFE_INTEGER);
+    await unaryEcho(echo, request, config.concurrency, WARMUP_MS / 2, Number.MAX_SAFE_INTEGER);
+    let producedRecords = (await produceStream(client, workload, { windowMax: config.streamWindow, durationMs: WARMUP_MS, bytesMax: config.produceBytesMax })).records;
+
+    const echoBidi = new Tally();
+    const stream = new Tally();
+    for (let r = 0; r < config.rounds; r++) {
+      addEcho(echoBidi, await bidiEcho(echo, batch, echoSliceMs, config.produceBytesMax), workload.batchBytes);
+      const slice = await produceStream(client, workload, { windowMax: config.streamWindow, durationMs: phaseSliceMs, bytesMax: config.produceBytesMax });
+      addProduce(stream, slice);
+      producedRecords += slice.records;
     }
-    const startMs = performance.now() - t0;
-    let readyMs: number | null = null;
-    // Once one start never got ready (no data path in this build), later starts skip the wait.
-    if (waitReady && readyzSeen) {
-      while (readyMs === null && performance.now() - t0 - startMs < READY_WAIT_MS) {
-        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
-        if (ready) readyMs = performance.now() - t0;
-        else await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      readyzSeen = readyMs !== null;
+    progress(`  ProduceStream (window ${config.streamWindow}): ${stream.mbPerSecond.toFixed(0)} MB/s, ${stream.recordsPerSecond.toFixed(0)} records/s; bidi echo ${echoBidi.mbPerSecond.toFixed(0)} MB/s`);
+
+    const echoUnary = new Tally();
+    const unary = new Tally();
+    for (let r = 0; r < config.rounds; r++) {
+      addEcho(echoUnary, await unaryEcho(echo, request, config.concurrency, echoSliceMs, config.produceBytesMax), requestBytes);
+      const slice = await produceUnary(client, workload, { concurrency: config.concurrency, partitionsPerRequest: config.partitionsPerRequest, durationMs: phaseSliceMs, bytesMax: config.produceBytesMax });
+      addProduce(unary, slice);
+      producedRecords += slice.records;
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const rssBytes = await rssOf(port);
-    return { startMs, readyMs, rssBytes };
+    progress(`  Produce unary (${config.partitionsPerRequest} partitions/request, ${config.concurrency} in flight): ${unary.mbPerSecond.toFixed(0)} MB/s, ${unary.recordsPerSecond.toFixed(0)} records/s; unary echo ${echoUnary.mbPerSecond.toFixed(0)} MB/s`);
+    const echoUnaryBatch = new Tally();
+    addEcho(echoUnaryBatch, await unaryEcho(echo, batch, config.concurrency, echoSliceMs, config.produceBytesMax), workload.batchBytes);
+
+    const cursor = fetchCursor(workload, await endOffsets(client, workload), config.concurrency);
+    const echoFetch = new Tally();
+    const fetch = new Tally();
+    for (let r = 0; r < config.rounds && !fetchDone(cursor); r++) {
+      addEcho(echoFetch, await unaryEcho(echo, request, config.concurrency, echoSliceMs, config.produceBytesMax), requestBytes);
+      const slice = await fetchSlice(client, workload, cursor, { partitionMaxBytes: workload.batchBytes, durationMs: config.fetchMs / config.rounds });
+      fetch.add(slice.bytes, slice.records, slice.seconds);
+    }
+    const fetchComplete = fetchDone(cursor);
+    progress(`  Fetch from offset 0: ${fetch.mbPerSecond.toFixed(0)} MB/s, ${fetch.recordsPerSecond.toFixed(0)} records/s${fetchComplete ? ' (all data read)' : ' (time bound reached)'}; unary echo ${echoFetch.mbPerSecond.toFixed(0)} MB/s`);
+    if (fetchComplete && fetch.records !== producedRecords) throw new Error(`fetch read ${fetch.records} records, ${producedRecords} were acknowledged`);
+
+    const targetMBPerSecond = stream.mbPerSecond / 2;
+    const intervalMs = (workload.batchBytes / (targetMBPerSecond * 1e6)) * 1000;
+    const histogram = latencyHistogram();
+    const achieved = await produceStream(client, workload, { windowMax: PACED_WINDOW_MAX, durationMs: config.latencyMs, bytesMax: Number.MAX_SAFE_INTEGER, intervalMs, histogram });
+    const latency = {
+      targetMBPerSecond,
+      achieved,
+      p50Ms: histogram.getValueAtPercentile(50) / 1000,
+      p99Ms: histogram.getValueAtPercentile(99) / 1000,
+      p999Ms: histogram.getValueAtPercentile(99.9) / 1000,
+      maxMs: histogram.maxValue / 1000,
+      count: histogram.totalCount,
+    };
+    histogram.destroy();
+    progress(`  paced at ${targetMBPerSecond.toFixed(0)} MB/s (achieved ${achieved.mbPerSecond.toFixed(0)}): p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms, p99.9 ${latency.p999Ms.toFixed(2)} ms`);
+    const rssAfterLoadBytes = rssBytesOf(broker.pid);
+    return {
+      workload,
+      echo: { bidi: echoBidi, unaryRequest: echoUnary, unaryForFetch: echoFetch, unaryBatch: echoUnaryBatch },
+      stream,
+      unary,
+      fetch,
+      fetchComplete,
+      producedRecords,
+      latency,
+      rssAfterLoadBytes,
+      readyMs: broker.readyMs,
+    };
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    client?.close();
+    echo.close();
+    await broker?.stop();
+    await echoServer.process.stop(5_000);
   }
 }
 
-async function brokerRss(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const match = /^process_resident_memory_bytes (\d+)$/m.exec(text);
-  return Number(match?.[1] ?? NaN);
+interface IdleRss {
+  readonly noPartitionsBytes: number;
+  readonly idleBytes: number;
+  readonly metricBytes: number;
 }
 
-async function baselineRss(port: number): Promise<number> {
-  return Number(await (await fetch(`http://127.0.0.1:${port}/`)).text());
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-}
-
-async function measureStarts(
-  name: string,
-  makeArgs: () => string[],
-  path: string,
-  rssOf: (port: number) => Promise<number>,
-  waitReady = false,
-): Promise<{ startMsP50: number; startMsMin: number; readyMsP50: number | null; rssBytesP50: number }> {
-  const samples: StartSample[] = [];
-  for (let i = 0; i < STARTS; i++) {
-    samples.push(await startOnce(makeArgs(), path, rssOf, waitReady));
-    progress(`  ${name} start ${i + 1}/${STARTS}: ${samples.at(-1)?.startMs.toFixed(1)} ms`);
+async function measureIdleRss(tmp: TempDir): Promise<IdleRss> {
+  progress(`idle RSS: ${config.idlePartitions} partitions, ${config.rssSettleMs} ms settle`);
+  const broker: BrokerProcess = await startBroker({ mainJs: join(BUNDLE_DIR, 'main.js'), dataDir: join(tmp.path, 'idle'), flushMode: config.flushMode });
+  const client = createClient(broker.clientAddress);
+  try {
+    await sleep(config.rssSettleMs / 3);
+    const noPartitionsBytes = rssBytesOf(broker.pid);
+    await createTopic(client, 'idle', config.idlePartitions);
+    await sleep(config.rssSettleMs);
+    const idleBytes = rssBytesOf(broker.pid);
+    const metricBytes = await metricRssBytes(broker.httpPort);
+    progress(`  VmRSS ${(noPartitionsBytes / MIB).toFixed(1)} MiB empty, ${(idleBytes / MIB).toFixed(1)} MiB with ${config.idlePartitions} partitions`);
+    return { noPartitionsBytes, idleBytes, metricBytes };
+  } finally {
+    client.close();
+    await broker.stop();
   }
-  return {
-    startMsP50: median(samples.map((s) => s.startMs)),
-    startMsMin: Math.min(...samples.map((s) => s.startMs)),
-    readyMsP50: samples.every((s) => s.readyMs !== null) ? median(samples.map((s) => s.readyMs ?? NaN)) : null,
-    rssBytesP50: median(samples.map((s) => s.rssBytes)),
-  };
 }
 
-function opsPerSecond(fn: (n: number) => void, n: number): number {
-  fn(Math.min(n, 100_000)); // warm-up
-  const t0 = performance.now();
-  fn(n);
-  return n / ((performance.now() - t0) / 1000);
+interface Target {
+  readonly value: number | null;
+  readonly limit: number;
+  readonly kind: 'min' | 'max';
+  readonly pass: boolean | null;
 }
+
+function target(value: number | null | undefined, limit: number, kind: 'min' | 'max'): Target {
+  const v = value ?? null;
+  return { value: v, limit, kind, pass: v === null ? null : kind === 'min' ? v >= limit : v <= limit };
+}
+
+const mb = (v: number): string => `${v.toFixed(0)} MB/s`;
+const mib = (v: number): string => `${(v / MIB).toFixed(1)} MiB`;
+const ratio = (a: number, b: number): number => round(a / b);
 
 async function main(): Promise<void> {
-  progress('building dist/ with esbuild');
-  const build = spawnSync(process.execPath, [join(APP_DIR, 'build.mjs')], { encoding: 'utf8' });
+  progress(`building the broker bundle into ${BUNDLE_DIR}`);
+  const build = spawnSync(process.execPath, [join(APP_DIR, 'build.mjs'), BUNDLE_DIR], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
-
-  const tmp = mkdtempSync(join(tmpdir(), 'streambus-bench-'));
-  let run = 0;
-  const brokerArgs = (): string[] => ['--data-dir', join(tmp, `d${run++}`), '--http-host', '127.0.0.1', '--http-port', '0', '--log-level', 'info'];
+  const tmp = await tempDir('streambus-broker-bench-');
   try {
-    progress('baseline: bare node http server');
-    const baseline = await measureStarts('baseline', () => ['-e', BASELINE_SERVER], '/', baselineRss);
-    progress('broker bundle (dist/main.js)');
-    const bundle = await measureStarts('bundle', () => [join(APP_DIR, 'dist/main.js'), ...brokerArgs()], '/healthz', brokerRss, true);
-    progress('broker from source (tsx)');
-    const source = await measureStarts('source', () => ['--conditions=@streambus/source', '--import', 'tsx', join(APP_DIR, 'src/main.ts'), ...brokerArgs()], '/healthz', brokerRss);
-
-    progress('metrics hot path and render');
-    const registry = new MetricsRegistry({ labelSetsMax: 10_000 });
-    const metrics = createBrokerMetrics(registry, { brokerId: 0, clusterId: 'bench', rack: null, version: 'bench' });
-    const child = metrics.bytesIn.bind({ topic: 'orders' });
-    const plain = { value: 0 };
-    const counterOps = opsPerSecond((n) => {
-      for (let i = 0; i < n; i++) child.inc(1024);
-    }, 20_000_000);
-    const plainOps = opsPerSecond((n) => {
-      for (let i = 0; i < n; i++) plain.value += 1024;
-    }, 20_000_000);
-    const latency = metrics.requestDuration.bind({ api: 'Produce' });
-    const histogramOps = opsPerSecond((n) => {
-      for (let i = 0; i < n; i++) latency.observe((i % 1000) / 100_000);
-    }, 5_000_000);
-    // 100 topics' worth of series: per-topic counters and 10 APIs' latency histograms.
-    for (let t = 0; t < 100; t++) for (const c of [metrics.bytesIn, metrics.bytesOut, metrics.recordsIn, metrics.recordsOut]) c.inc({ topic: `topic-${t}` }, t);
-    for (let a = 0; a < 10; a++) metrics.requestDuration.observe({ api: `Api${a}` }, 0.001 * a);
-    const text = registry.render();
-    const seriesCount = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
-    const equivalent = Object.fromEntries(text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l, i) => [`k${i}`, i]));
-    const renderPerSecond = opsPerSecond((n) => {
-      for (let i = 0; i < n; i++) registry.render();
-    }, 2_000);
-    const jsonPerSecond = opsPerSecond((n) => {
-      for (let i = 0; i < n; i++) JSON.stringify(equivalent);
-    }, 2_000);
-
-    const result = {
-      bench: 'broker-shell',
-      starts: STARTS,
-      baseline: { bareNodeHttpStartMsP50: round(baseline.startMsP50), bareNodeHttpRssBytesP50: baseline.rssBytesP50, plainIncrementOpsPerSecond: round(plainOps), jsonStringifyPerSecond: round(jsonPerSecond) },
-      figures: {
-        bundleStartToHealthzMsP50: round(bundle.startMsP50),
-        bundleStartToHealthzMsMin: round(bundle.startMsMin),
-        bundleStartToReadyzMsP50: bundle.readyMsP50 === null ? null : round(bundle.readyMsP50),
-        sourceStartToHealthzMsP50: round(source.startMsP50),
-        bundleIdleRssBytesP50: bundle.rssBytesP50,
-        counterIncOpsPerSecond: round(counterOps),
-        histogramObserveOpsPerSecond: round(histogramOps),
-        metricsSeries: seriesCount,
-        metricsRenderPerSecond: round(renderPerSecond),
-      },
-      ratios: {
-        bundleStartVsBareNode: round(bundle.startMsP50 / baseline.startMsP50),
-        bundleReadyzVsBareNode: bundle.readyMsP50 === null ? null : round(bundle.readyMsP50 / baseline.startMsP50),
-        sourceStartVsBareNode: round(source.startMsP50 / baseline.startMsP50),
-        bundleRssVsBareNode: round(bundle.rssBytesP50 / baseline.rssBytesP50),
-        counterIncVsPlainIncrement: round(counterOps / plainOps),
-        histogramObserveVsPlainIncrement: round(histogramOps / plainOps),
-        metricsRenderVsJsonStringify: round(renderPerSecond / jsonPerSecond),
-      },
-    };
-    const rows: [string, string, string, string][] = [
-      ['start → /healthz p50', `${result.figures.bundleStartToHealthzMsP50} ms (bundle)`, `${result.baseline.bareNodeHttpStartMsP50} ms (bare node http)`, `${result.ratios.bundleStartVsBareNode}x`],
-      [
-        'start → /readyz p50',
-        result.figures.bundleStartToReadyzMsP50 === null ? 'never ready (no data path wired)' : `${result.figures.bundleStartToReadyzMsP50} ms (bundle)`,
-        `${result.baseline.bareNodeHttpStartMsP50} ms`,
-        result.ratios.bundleReadyzVsBareNode === null ? 'n/a' : `${result.ratios.bundleReadyzVsBareNode}x`,
-      ],
-      ['start → /healthz p50', `${result.figures.sourceStartToHealthzMsP50} ms (tsx source)`, `${result.baseline.bareNodeHttpStartMsP50} ms`, `${result.ratios.sourceStartVsBareNode}x`],
-      ['idle RSS p50', `${(bundle.rssBytesP50 / 2 ** 20).toFixed(1)} MiB`, `${(baseline.rssBytesP50 / 2 ** 20).toFixed(1)} MiB`, `${result.ratios.bundleRssVsBareNode}x`],
-      ['counter inc (bound)', `${(counterOps / 1e6).toFixed(1)} M/s`, `${(plainOps / 1e6).toFixed(1)} M/s (plain +=)`, `${result.ratios.counterIncVsPlainIncrement}x`],
-      ['histogram observe', `${(histogramOps / 1e6).toFixed(1)} M/s`, `${(plainOps / 1e6).toFixed(1)} M/s (plain +=)`, `${result.ratios.histogramObserveVsPlainIncrement}x`],
-      [`/metrics render (${seriesCount} series)`, `${round(renderPerSecond)} /s`, `${round(jsonPerSecond)} /s (JSON.stringify)`, `${result.ratios.metricsRenderVsJsonStringify}x`],
-    ];
-    process.stdout.write('| measure | ours | baseline (same run) | ratio |\n|---|---|---|---|\n');
-    for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    let data: DataPathFigures | undefined;
+    if (sections.has('data')) {
+      // Encoded once and reused: the broker copies what it receives, so one batch per partition serves every request.
+      const workload = await buildWorkload('bench', config.partitions, config.recordBytes, config.batchBytesMax);
+      data = await measureDataPath(tmp, workload);
+    }
+    const idle = sections.has('rss') ? await measureIdleRss(tmp) : undefined;
+    const shell: ShellResult | undefined = sections.has('shell') ? await runShellBench({ mainJs: join(BUNDLE_DIR, 'main.js'), appDir: APP_DIR, tmp: tmp.path, starts: config.starts }) : undefined;
+    report(data, idle, shell);
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    await tmp.cleanup();
+    rmSync(BUNDLE_DIR, { recursive: true, force: true });
   }
 }
 
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
+function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, shell: ShellResult | undefined): void {
+  const rows: Row[] = [];
+  const baseline: Record<string, number> = { ...shell?.baseline };
+  const figures: Record<string, number | boolean | null> = { ...shell?.figures };
+  const ratios: Record<string, number | null> = { ...shell?.ratios };
+  if (data !== undefined) {
+    const { stream, unary, fetch, latency, echo } = data;
+    Object.assign(baseline, {
+      bidiEchoBatchMBPerSecond: round(echo.bidi.mbPerSecond),
+      unaryEchoBatchMBPerSecond: round(echo.unaryBatch.mbPerSecond),
+      unaryEchoRequestMBPerSecond: round(echo.unaryRequest.mbPerSecond),
+      unaryEchoRequestDuringFetchMBPerSecond: round(echo.unaryForFetch.mbPerSecond),
+    });
+    Object.assign(figures, {
+      recordsPerBatch: data.workload.recordsPerBatch,
+      batchBytes: data.workload.batchBytes,
+      produceStreamMBPerSecond: round(stream.mbPerSecond),
+      produceStreamRecordsPerSecond: Math.round(stream.recordsPerSecond),
+      produceUnaryMBPerSecond: round(unary.mbPerSecond),
+      produceUnaryRecordsPerSecond: Math.round(unary.recordsPerSecond),
+      fetchMBPerSecond: round(fetch.mbPerSecond),
+      fetchRecordsPerSecond: Math.round(fetch.recordsPerSecond),
+      fetchBytes: fetch.bytes,
+      fetchComplete: data.fetchComplete,
+      producedRecords: data.producedRecords,
+      latencyTargetMBPerSecond: round(latency.targetMBPerSecond),
+      latencyAchievedMBPerSecond: round(latency.achieved.mbPerSecond),
+      produceAckP50Ms: round(latency.p50Ms),
+      produceAckP99Ms: round(latency.p99Ms),
+      produceAckP999Ms: round(latency.p999Ms),
+      produceAckMaxMs: round(latency.maxMs),
+      produceAckSamples: latency.count,
+      rssAfterLoadBytes: data.rssAfterLoadBytes,
+      dataBrokerStartToReadyzMs: round(data.readyMs),
+    });
+    Object.assign(ratios, {
+      produceStreamVsBidiEcho: ratio(stream.mbPerSecond, echo.bidi.mbPerSecond),
+      produceUnaryVsUnaryEcho: ratio(unary.mbPerSecond, echo.unaryRequest.mbPerSecond),
+      fetchVsUnaryEcho: ratio(fetch.mbPerSecond, echo.unaryForFetch.mbPerSecond),
+      fetchVsBidiEcho: ratio(fetch.mbPerSecond, echo.bidi.mbPerSecond),
+    });
+    const perRequest = `${config.partitionsPerRequest}x${data.workload.batchBytes} B`;
+    rows.push(
+      [`ProduceStream ${data.workload.batchBytes} B, window ${config.streamWindow}`, `${mb(stream.mbPerSecond)}, ${Math.round(stream.recordsPerSecond)} rec/s`, `${mb(echo.bidi.mbPerSecond)} (bidi echo)`, `${ratios.produceStreamVsBidiEcho}x`],
+      [`Produce unary ${perRequest}, ${config.concurrency} in flight`, `${mb(unary.mbPerSecond)}, ${Math.round(unary.recordsPerSecond)} rec/s`, `${mb(echo.unaryRequest.mbPerSecond)} (unary echo ${requestBytesOf(data)} B)`, `${ratios.produceUnaryVsUnaryEcho}x`],
+      [`Fetch ${perRequest}, ${config.concurrency} in flight`, `${mb(fetch.mbPerSecond)}, ${Math.round(fetch.recordsPerSecond)} rec/s`, `${mb(echo.unaryForFetch.mbPerSecond)} (unary echo ${requestBytesOf(data)} B)`, `${ratios.fetchVsUnaryEcho}x`],
+      [`unary echo ${data.workload.batchBytes} B x${config.concurrency} (reference)`, '', mb(echo.unaryBatch.mbPerSecond), ''],
+      [`produce ack latency at ${mb(latency.targetMBPerSecond)}`, `p50 ${latency.p50Ms.toFixed(2)} / p99 ${latency.p99Ms.toFixed(2)} / p99.9 ${latency.p999Ms.toFixed(2)} ms`, `achieved ${mb(latency.achieved.mbPerSecond)}`, ''],
+      ['broker RSS after the load', mib(data.rssAfterLoadBytes), '', ''],
+    );
+  }
+  if (idle !== undefined) {
+    Object.assign(figures, { idlePartitions: config.idlePartitions, idleRssBytes: idle.idleBytes, idleRssMetricBytes: idle.metricBytes, emptyBrokerRssBytes: idle.noPartitionsBytes, rssBytesPerIdlePartition: Math.round((idle.idleBytes - idle.noPartitionsBytes) / config.idlePartitions) });
+    if (shell !== undefined) ratios.idleRssVsBareNode = ratio(idle.idleBytes, shell.baseline.bareNodeHttpRssBytesP50 ?? NaN);
+    rows.push([`RSS, ${config.idlePartitions} idle partitions`, mib(idle.idleBytes), shell === undefined ? '' : `${mib(shell.baseline.bareNodeHttpRssBytesP50 ?? NaN)} (bare node http)`, ratios.idleRssVsBareNode === undefined ? '' : `${ratios.idleRssVsBareNode}x`]);
+  }
+  if (shell !== undefined) rows.push(...shell.rows);
+
+  const targets = {
+    produceStreamVsBidiEcho: target(ratios.produceStreamVsBidiEcho, PRODUCE_VS_ECHO_MIN, 'min'),
+    produceUnaryVsUnaryEcho: target(ratios.produceUnaryVsUnaryEcho, PRODUCE_VS_ECHO_MIN, 'min'),
+    fetchVsUnaryEcho: target(ratios.fetchVsUnaryEcho, FETCH_VS_ECHO_MIN, 'min'),
+    idleRssBytes: target(idle?.idleBytes, IDLE_RSS_BYTES_MAX, 'max'),
+    startToReadyzMs: target(shell?.figures.bundleStartToReadyzMsP50, READYZ_MS_MAX, 'max'),
+  };
+  const checked = Object.values(targets).filter((t) => t.pass !== null);
+  const pass = checked.length > 0 && checked.every((t) => t.pass === true);
+
+  process.stdout.write('| measure | ours | baseline (same run) | ratio |\n|---|---|---|---|\n');
+  for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
+  process.stdout.write('\n| target | value | limit | pass |\n|---|---|---|---|\n');
+  for (const [name, t] of Object.entries(targets)) process.stdout.write(`| ${name} | ${t.value ?? 'not run'} | ${t.kind === 'min' ? '≥' : '≤'} ${t.limit} | ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'} |\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'broker', config, baseline, figures, ratios, targets, pass })}\n`);
 }
+
+function requestBytesOf(data: DataPathFigures): number {
+  return config.partitionsPerRequest * data.workload.batchBytes;
+}
+
+// A Ctrl-C must still run the exit hooks that stop child processes and remove temp dirs.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 
 main().catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

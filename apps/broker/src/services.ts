@@ -66,7 +66,10 @@ export function dataPathServices(ctx: BrokerContext): BrokerServices {
   ctx.registry.addCollector(() => {
     let leaders = 0;
     let followers = 0;
-    for (const r of partitions.all()) r.role === 'leader' ? (leaders += 1) : (followers += 1);
+    for (const r of partitions.all()) {
+      if (r.role === 'leader') leaders += 1;
+      else followers += 1;
+    }
     ctx.metrics.partitions.set({ role: 'leader' }, leaders);
     ctx.metrics.partitions.set({ role: 'follower' }, followers);
   });

@@ -75,6 +75,7 @@ export class Cluster {
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   private nextBroker = 0;
+  private lastRefreshEndMs = -Infinity;
   private closed = false;
 
   constructor(options: ClusterOptions) {
@@ -106,9 +107,10 @@ export class Cluster {
     return client;
   }
 
+  /** The channel of a broker the metadata knows; undefined when unknown or closed. */
   brokerClient(brokerId: number): StreamBusClient | undefined {
     const address = this.brokers.get(brokerId);
-    return address === undefined ? undefined : this.clientFor(address);
+    return address === undefined || this.closed ? undefined : this.clientFor(address);
   }
 
   /** Known broker addresses first (rotating), then the bootstrap list. */
@@ -168,10 +170,24 @@ export class Cluster {
     return this.next;
   }
 
+  /**
+   * A refresh, but no sooner than `minIntervalMs` after the last one ended: callers that
+   * loop on a partition without a leader must not hammer the brokers.
+   */
+  async refreshAtMost(minIntervalMs: number): Promise<void> {
+    const waitMs = this.lastRefreshEndMs + minIntervalMs - Date.now();
+    if (waitMs > 0) await sleep(waitMs);
+    return this.refresh();
+  }
+
   private async doRefresh(): Promise<void> {
     const topics = [...this.interest];
-    const response = await this.withAnyBroker((client) => client.metadata({ topics }, { timeoutMs: this.requestTimeoutMs }));
-    this.apply(response);
+    try {
+      const response = await this.withAnyBroker((client) => client.metadata({ topics }, { timeoutMs: this.requestTimeoutMs }));
+      this.apply(response);
+    } finally {
+      this.lastRefreshEndMs = Date.now();
+    }
   }
 
   /** Keeps the newest view: an older metadata offset may only add topics never seen. */

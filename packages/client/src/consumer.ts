@@ -130,6 +130,7 @@ export class Consumer {
   private readonly running = new Set<Promise<void>>();
   private readonly closeController = new AbortController();
   private waiters: (() => void)[] = [];
+  private spaceWaiters: (() => void)[] = [];
   private bufferedBytes = 0;
   private readCursor = 0;
   private closed = false;
@@ -205,7 +206,11 @@ export class Consumer {
   }
 
   pause(tps: readonly TopicPartition[]): void {
-    for (const tp of tps) this.stateOf(tp).paused = true;
+    for (const tp of tps) {
+      this.stateOf(tp).paused = true;
+      // A stream must not keep filling a buffer nobody reads: resubscribe without it.
+      if (this.fetchMode === 'stream') this.abortLoopsFor(topicPartitionKey(tp.topic, tp.partition));
+    }
   }
 
   resume(tps: readonly TopicPartition[]): void {
@@ -340,6 +345,7 @@ export class Consumer {
     state.bufferedBytes -= chunk.bytes;
     this.bufferedBytes -= chunk.bytes;
     if (state.position === undefined || state.position < chunk.nextOffset) state.position = chunk.nextOffset;
+    this.notifySpace();
     this.kick(false);
   }
 
@@ -394,6 +400,30 @@ export class Consumer {
     this.bufferedBytes -= state.bufferedBytes;
     state.bufferedBytes = 0;
     state.chunks.length = 0;
+    // The request or stream in flight reads from the old position: restart it.
+    this.abortLoopsFor(topicPartitionKey(state.topic, state.partition));
+    this.notifySpace();
+  }
+
+  private abortLoopsFor(key: string): void {
+    for (const loop of this.loops.values()) if (loop.subscribed.has(key)) loop.abort?.abort();
+  }
+
+  private notifySpace(): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private waitForSpace(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      signal.addEventListener('abort', wake, { once: true });
+      this.spaceWaiters.push(wake);
+    });
   }
 
   private stateOf(tp: TopicPartition): PartitionState {
@@ -469,7 +499,7 @@ export class Consumer {
 
   private track(promise: Promise<void>): void {
     this.running.add(promise);
-    void promise.finally(() => this.running.delete(promise));
+    void promise.catch(() => undefined).finally(() => this.running.delete(promise));
   }
 
   private refreshMetadata(): void {
@@ -477,7 +507,7 @@ export class Consumer {
     this.metadataRefreshing = true;
     this.track(
       this.cluster
-        .refresh()
+        .refreshAtMost(this.retryBackoffMs)
         .catch(() => sleep(this.retryBackoffMs, this.closeController.signal).catch(() => undefined))
         .finally(() => {
           this.metadataRefreshing = false;
@@ -601,9 +631,13 @@ export class Consumer {
           } else {
             for await (const push of client.fetchStream(request, { signal: abort.signal })) {
               const errored = await this.handleResponse(push.partitions, generations);
-              // The broker dropped errored partitions, and full buffers must stop the stream:
-              // resubscribe with the current set.
-              if (errored || states.some((s) => s.bufferedBytes >= this.maxPartitionFetchBytes || s.generation !== generations.get(s)) || this.bufferedBytes >= this.prefetchBytesMax) break;
+              // The broker dropped errored partitions: resubscribe with the current set.
+              if (errored || states.some((s) => s.generation !== generations.get(s) || s.paused || !this.partitions.has(topicPartitionKey(s.topic, s.partition)))) break;
+              // Full buffers: stop reading the stream, so HTTP/2 flow control stops the broker.
+              while (!abort.signal.aborted && (states.some((s) => s.bufferedBytes >= this.maxPartitionFetchBytes) || this.bufferedBytes >= this.prefetchBytesMax)) {
+                await this.waitForSpace(abort.signal);
+              }
+              if (abort.signal.aborted) break;
             }
           }
         } catch (err) {

@@ -154,12 +154,22 @@ function resolveOptions(options: ProducerOptions, cluster: Cluster): ResolvedOpt
   return resolved;
 }
 
+interface PreparedInput {
+  input: RecordInput;
+  bytes: number;
+  partition: number | undefined;
+  key: Buffer | null;
+}
+
 /** One send() call: settles once every one of its records is acknowledged, or at the first failure. */
 class SendState {
   remaining: number;
   settled = false;
   readonly results: RecordMetadata[];
   private waiters: (() => void)[] | undefined;
+
+  /** Called once when the send settles (the producer's bookkeeping). */
+  onSettled: (() => void) | undefined;
 
   constructor(
     count: number,
@@ -189,6 +199,7 @@ class SendState {
   private settle(action: () => void): void {
     this.settled = true;
     action();
+    this.onSettled?.();
     for (const waiter of this.waiters ?? []) waiter();
     this.waiters = undefined;
   }
@@ -278,23 +289,50 @@ export class Producer {
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const state = new SendState(record.messages.length, resolve, reject);
       this.outstanding.add(state);
-      const onAbort = (): void => state.fail(abortError(signal!));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void state.settledPromise().then(() => {
-        this.outstanding.delete(state);
-        signal?.removeEventListener('abort', onAbort);
-      });
-      this.enqueue(record, state, signal).catch((err: unknown) => state.fail(err));
+      if (signal === undefined) {
+        state.onSettled = () => this.outstanding.delete(state);
+      } else {
+        const onAbort = (): void => state.fail(abortError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        state.onSettled = () => {
+          this.outstanding.delete(state);
+          signal.removeEventListener('abort', onAbort);
+        };
+      }
+      try {
+        this.enqueue(record, state, signal);
+      } catch (err) {
+        state.fail(err);
+      }
     });
   }
 
-  private async enqueue(record: ProducerRecord, state: SendState, signal: AbortSignal | undefined): Promise<void> {
-    const deadlineMs = Date.now() + this.options.maxBlockMs;
+  /**
+   * Appends synchronously while the topic is known and memory is free (the common case,
+   * and the cheap one); the first wait moves the rest to enqueueSlow.
+   */
+  private enqueue(record: ProducerRecord, state: SendState, signal: AbortSignal | undefined): void {
     const inputs = record.messages.map((message) => this.toInput(message));
-    let topic = this.cluster.topic(record.topic);
-    if (topic === undefined) topic = await this.cluster.waitForTopic(record.topic, deadlineMs, signal);
-    else this.cluster.addInterest(record.topic);
+    const topic = this.cluster.topic(record.topic);
+    if (topic === undefined) {
+      this.enqueueSlow(record.topic, inputs, 0, state, signal).catch((err: unknown) => state.fail(err));
+      return;
+    }
     for (let index = 0; index < inputs.length; index++) {
+      const { input, bytes, partition, key } = inputs[index]!;
+      if (!this.pool.tryReserve(bytes)) {
+        this.enqueueSlow(record.topic, inputs, index, state, signal).catch((err: unknown) => state.fail(err));
+        return;
+      }
+      this.append(topic.name, this.choosePartition(topic, partition, key), input, bytes, { send: state, index, timestamp: input.timestamp! });
+    }
+  }
+
+  private async enqueueSlow(topicName: string, inputs: PreparedInput[], from: number, state: SendState, signal: AbortSignal | undefined): Promise<void> {
+    const deadlineMs = Date.now() + this.options.maxBlockMs;
+    let topic = this.cluster.topic(topicName);
+    if (topic === undefined) topic = await this.cluster.waitForTopic(topicName, deadlineMs, signal);
+    for (let index = from; index < inputs.length; index++) {
       if (state.settled) return;
       const { input, bytes, partition, key } = inputs[index]!;
       if (!this.pool.tryReserve(bytes)) await this.pool.reserve(bytes, deadlineMs, signal);
@@ -304,13 +342,13 @@ export class Producer {
         return;
       }
       // The topic may have grown partitions while we waited.
-      topic = this.cluster.topic(record.topic) ?? topic;
+      topic = this.cluster.topic(topicName) ?? topic;
       const target = this.choosePartition(topic, partition, key);
       this.append(topic.name, target, input, bytes, { send: state, index, timestamp: input.timestamp! });
     }
   }
 
-  private toInput(message: ProducerMessage): { input: RecordInput; bytes: number; partition: number | undefined; key: Buffer | null } {
+  private toInput(message: ProducerMessage): PreparedInput {
     if (typeof message !== 'object' || message === null) throw new ClientError('INVALID_ARGUMENT', 'each message must be an object');
     const key = toBuffer(message.key, 'key');
     const value = toBuffer(message.value, 'value');
@@ -479,7 +517,7 @@ export class Producer {
     if (this.metadataRefreshing) return;
     this.metadataRefreshing = true;
     this.cluster
-      .refresh()
+      .refreshAtMost(this.options.retryBackoffMs)
       .catch(() => undefined)
       .finally(() => {
         this.metadataRefreshing = false;

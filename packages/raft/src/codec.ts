@@ -56,7 +56,8 @@ class Writer {
     this.pos += b.byteLength;
   }
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    // Sizes are estimated up front; copy only when the estimate was far too generous.
+    return this.pos * 2 >= this.buf.byteLength ? this.buf.subarray(0, this.pos) : this.buf.slice(0, this.pos);
   }
 }
 
@@ -215,6 +216,25 @@ export function encodeEntry(e: Entry): Uint8Array {
 
 export function decodeEntry(bytes: Uint8Array): Entry {
   return decodeWhole('entry', bytes, readEntry);
+}
+
+/** A run of entries as one value: u32 count, then entries. Used for the driver's log chunks. */
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  let size = 4;
+  for (const e of entries) size += e.data.byteLength + 21;
+  const w = new Writer(size);
+  w.u32(entries.length);
+  for (const e of entries) writeEntry(w, e);
+  return w.finish();
+}
+
+export function decodeEntries(bytes: Uint8Array): Entry[] {
+  return decodeWhole('entries', bytes, (r) => {
+    const n = r.count(21);
+    const out: Entry[] = [];
+    for (let i = 0; i < n; i++) out.push(readEntry(r));
+    return out;
+  });
 }
 
 export function encodeHardState(hs: HardState): Uint8Array {

@@ -8,6 +8,8 @@ export {
   decodeMessage,
   encodeEntry,
   decodeEntry,
+  encodeEntries,
+  decodeEntries,
   encodeHardState,
   decodeHardState,
   encodeSnapshot,

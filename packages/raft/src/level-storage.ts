@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import { decodeEntry, decodeHardState, decodeSnapshot, encodeEntry, encodeHardState, encodeSnapshot } from './codec.js';
+import { decodeEntries, decodeHardState, decodeSnapshot, encodeEntries, encodeHardState, encodeSnapshot } from './codec.js';
 import { RaftError, assert } from './errors.js';
 import { MemoryStorage, bootstrapEntries } from './storage.js';
 import { type ConfState, type Entry, type HardState, type Snapshot, emptyHardState } from './types.js';
@@ -24,42 +24,6 @@ function chunkKey(firstIndex: number): Uint8Array {
   dv.setUint32(1, Math.floor(firstIndex / 0x100000000));
   dv.setUint32(5, firstIndex >>> 0);
   return k;
-}
-
-function encodeChunk(entries: readonly Entry[]): Uint8Array {
-  const parts = entries.map(encodeEntry);
-  let size = 4;
-  for (const p of parts) size += 4 + p.byteLength;
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, parts.length);
-  let pos = 4;
-  for (const p of parts) {
-    dv.setUint32(pos, p.byteLength);
-    out.set(p, pos + 4);
-    pos += 4 + p.byteLength;
-  }
-  return out;
-}
-
-function decodeChunk(bytes: Uint8Array): Entry[] {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (): never => {
-    throw new RaftError('CODEC', 'corrupt raft log chunk');
-  };
-  if (bytes.byteLength < 4) bad();
-  const n = dv.getUint32(0);
-  const out: Entry[] = [];
-  let pos = 4;
-  for (let i = 0; i < n; i++) {
-    if (pos + 4 > bytes.byteLength) bad();
-    const len = dv.getUint32(pos);
-    if (pos + 4 + len > bytes.byteLength) bad();
-    out.push(decodeEntry(bytes.subarray(pos + 4, pos + 4 + len)));
-    pos += 4 + len;
-  }
-  if (pos !== bytes.byteLength) bad();
-  return out;
 }
 
 type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -97,7 +61,7 @@ export class LevelStorage {
         const ents = bootstrapEntries(bootstrap.voters, bootstrap.learners);
         const ops: Op[] = [];
         if (ents.length > 0) {
-          ops.push({ type: 'put', key: chunkKey(1), value: encodeChunk(ents) });
+          ops.push({ type: 'put', key: chunkKey(1), value: encodeEntries(ents) });
           ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState({ term: 1, vote: 0, commit: ents.length }) });
         }
         ops.push({ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snapshot) });
@@ -121,7 +85,7 @@ export class LevelStorage {
     let entries: Entry[] = [];
     const chunks: Chunk[] = [];
     for await (const [key, value] of db.iterator({ gte: chunkKey(0), lte: chunkKey(Number.MAX_SAFE_INTEGER) })) {
-      const ents = decodeChunk(value);
+      const ents = decodeEntries(value);
       const first = ents[0]?.index;
       if (first === undefined) continue;
       if (new DataView(key.buffer, key.byteOffset).getUint32(5) !== first >>> 0) throw new RaftError('STORAGE', `raft log chunk key does not match its first entry ${first}`);
@@ -155,7 +119,7 @@ export class LevelStorage {
       for (const c of chunks) if (c.first >= first) ops.push({ type: 'del', key: chunkKey(c.first) });
       const lastKept = kept[kept.length - 1];
       if (lastKept !== undefined && lastKept.last >= first) lastKept.last = first - 1;
-      ops.push({ type: 'put', key: chunkKey(first), value: encodeChunk(entries) });
+      ops.push({ type: 'put', key: chunkKey(first), value: encodeEntries(entries) });
       kept.push({ first, last: entries[entries.length - 1]!.index });
       chunks = kept;
     }

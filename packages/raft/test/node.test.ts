@@ -59,8 +59,9 @@ async function startNode(c: Cluster, id: number, voters: number[], extra: Extra 
     voters,
     transport: c.net.transport(id),
     stateMachine: sm,
-    tickMs: 5,
-    raft: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
+    // Generous timeouts: these tests share a loaded machine and must not see spurious elections.
+    tickMs: 10,
+    raft: { electionTimeoutTicks: 30, heartbeatIntervalTicks: 3 },
     sync: false,
     ...extra,
   });
@@ -118,7 +119,7 @@ describe('RaftNode', () => {
     const l = leader(c)!;
     await l.propose(enc('a'));
     const target = [...c.nodes.keys()].find((id) => id !== l.id)!;
-    await l.transferLeadership(target);
+    await l.transferLeadership(target, 10_000);
     await waitFor('target leads', () => c.nodes.get(target)!.isLeader());
   });
 

@@ -94,6 +94,8 @@ export class RaftSimulation {
   private readonly history: KvOperation[] = [];
   private readonly enc = new TextEncoder();
   private readonly dec = new TextDecoder();
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
   private readSeq = 0;
   private clientSeq = 0;
   private clientsRunning = true;
@@ -116,6 +118,9 @@ export class RaftSimulation {
     };
     this.sim = new Simulator({ seed: options.seed, eventsMax: 5_000_000, traceLinesMax: process.env.SIM_TRACE === '1' ? 20_000 : 0 });
     this.prng = this.sim.prng.fork();
+    // Most runs use the production settings; some exercise the protocol without them.
+    this.preVote = this.prng.chance(0.75);
+    this.checkQuorum = this.prng.chance(0.75);
     this.net = new SimNetwork<Message>(this.sim, this.sim.prng.fork(), { delayMsMin: 1, delayMsMax: 8 });
     for (const id of this.o.nodeIds) {
       const voters = this.o.initialVoters.includes(id) ? this.o.initialVoters : [];
@@ -156,7 +161,7 @@ export class RaftSimulation {
 
   private boot(node: SimNode): void {
     const raft = new Raft(
-      makeRaftConfig({ id: node.id, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, preVote: true, checkQuorum: true, randomSeed: this.prng.int(0x7fffffff) + 1, snapshotRetryTicks: 20, appendBytesMax: 4096, inflightMessagesMax: 8 }),
+      makeRaftConfig({ id: node.id, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2, preVote: this.preVote, checkQuorum: this.checkQuorum, randomSeed: this.prng.int(0x7fffffff) + 1, snapshotRetryTicks: 20, appendBytesMax: 4096, inflightMessagesMax: 8 }),
       node.durable,
     );
     node.raft = raft;

@@ -91,12 +91,29 @@ export async function compactKeys(log: PartitionLog, ctx: EngineContext, nowMs: 
   const bound = log.compactionBound;
   const inputs = log.tables.filter((t) => t.nextOffset <= bound);
   if (inputs.length === 0) return false;
+  const signature = inputs.map((t) => t.fileNumber).join(',');
+  if (signature === log.keyCompactionSignature && nowMs < log.keyCompactionRecheckAtMs) return false;
+  const retentionMs = log.config.deleteRetentionMs;
   const latest = new Map<string, number>();
+  // Counted in the first pass so that a clean log is not rewritten just to find nothing to drop.
+  let droppable = 0;
+  let recheckAtMs = Number.POSITIVE_INFINITY;
   for await (const b of scanTables(ctx, inputs, log.logStartOffset)) {
     if (b.info.compression !== 0 || b.info.isControl) continue;
-    for (const r of readRecords(b.bytes)) if (r.key !== null) latest.set(keyOf(r.key), b.info.baseOffset + r.offsetDelta);
+    const expired = b.info.maxTimestamp + retentionMs < nowMs;
+    for (const r of readRecords(b.bytes)) {
+      if (r.key === null) continue;
+      const k = keyOf(r.key);
+      if (latest.has(k) || (r.valueIsNull && expired)) droppable++;
+      if (r.valueIsNull && !expired) recheckAtMs = Math.min(recheckAtMs, b.info.maxTimestamp + retentionMs + 1);
+      latest.set(k, b.info.baseOffset + r.offsetDelta);
+    }
   }
-  const retentionMs = log.config.deleteRetentionMs;
+  if (droppable === 0) {
+    log.keyCompactionSignature = signature;
+    log.keyCompactionRecheckAtMs = recheckAtMs;
+    return false;
+  }
   let dropped = 0;
   async function* cleaned(): AsyncGenerator<TableBatch> {
     for await (const b of scanTables(ctx, inputs, log.logStartOffset)) {
@@ -126,5 +143,10 @@ export async function compactKeys(log: PartitionLog, ctx: EngineContext, nowMs: 
     await discard(ctx, outputs);
     return false;
   }
-  return install(log, ctx, inputs, outputs);
+  const ok = await install(log, ctx, inputs, outputs);
+  if (ok) {
+    log.keyCompactionSignature = outputs.map((t) => t.fileNumber).join(',');
+    log.keyCompactionRecheckAtMs = recheckAtMs;
+  }
+  return ok;
 }

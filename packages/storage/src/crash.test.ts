@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +13,31 @@ import { seededRandom } from './mem-fs.js';
  * and intact, with nothing out of order (offset o holds exactly the value written for o).
  */
 const LONG = process.env.STREAMBUS_LONG === '1';
-const ITERATIONS = LONG ? 200 : 12;
+const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? (LONG ? 200 : 12));
 const seed = Number(process.env.SEED ?? 20261125);
 const fixture = fileURLToPath(new URL('../test/fixtures/crash-writer.ts', import.meta.url));
 const dirs: string[] = [];
+const children = new Set<ChildProcess>();
 
 afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const c of children) c.kill('SIGKILL');
+  for (const d of dirs) await rm(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function runChild(dir: string, killAfterMs: number): Promise<Map<number, number>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=@streambus/source', '--import', 'tsx', fixture, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
     const acked = new Map<number, number>();
     let buffered = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
+    let hung = false;
+    // A child that never gets ready (a hang in recovery) must fail the test, not stall it.
+    const guard = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, 30_000);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buffered += chunk;
@@ -43,8 +52,11 @@ function runChild(dir: string, killAfterMs: number): Promise<Map<number, number>
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('exit', (_code, signal) => {
+      children.delete(child);
       clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`child exited without being killed: ${stderr}`));
+      clearTimeout(guard);
+      if (hung) reject(new Error(`child did not get ready within 30 s: ${stderr}`));
+      else if (signal !== 'SIGKILL') reject(new Error(`child exited without being killed: ${stderr}`));
       else resolve(acked);
     });
   });
@@ -86,5 +98,5 @@ describe('crash recovery with real processes', () => {
       }
     }
     expect(totalAcked).toBeGreaterThan(0);
-  }, LONG ? 1_800_000 : 120_000);
+  }, 60_000 + ITERATIONS * 10_000);
 });

@@ -395,6 +395,9 @@ describe('retention and compaction', () => {
     expect(values.join('')).not.toContain('b1');
     expect(values.join('')).toContain('c1');
     clock.ms += 10_000;
+    // no new data: the tombstone still expires
+    await engine.maintain();
+    expect(Buffer.concat((await p.read(0, 1 << 20)).batches).includes(Buffer.from('b'))).toBe(false);
     await p.append(encodeSimpleBatch([rec('d', 'd1', clock.ms)]));
     await engine.flushAll();
     await engine.maintain();

@@ -201,7 +201,10 @@ export class StorageEngine {
 
   // ---- durability, flush, maintenance ----------------------------------------------------------
 
+  /** The fail-stop error, once any WAL, manifest or SSTable write has failed. */
   get failed(): StorageError | null {
+    const walFailure = this.wal?.failed ?? null;
+    if (this.failure === null && walFailure !== null) this.fail(walFailure);
     return this.failure;
   }
 
@@ -261,10 +264,8 @@ export class StorageEngine {
       try {
         await log.applyRetention(now);
         if (await mergeSmallTables(log, this.ctx)) this.counters.compactions++;
-        if (log.config.cleanupPolicy === 'compact' && log.keyCompactionDirty) {
-          log.keyCompactionDirty = false;
-          if (await compactKeys(log, this.ctx, now)) this.counters.compactions++;
-        }
+        // Cheap when nothing changed: compactKeys returns early on an unchanged table set.
+        if (log.config.cleanupPolicy === 'compact' && (await compactKeys(log, this.ctx, now))) this.counters.compactions++;
       } catch (err) {
         if (isStorageError(err, 'PARTITION_NOT_FOUND')) continue;
         throw isStorageError(err) ? err : this.fail(err);

@@ -100,7 +100,9 @@ export class PartitionLog {
   private waiting = 0;
   /** Offsets below this may be key-compacted (the broker sets it to the high watermark). */
   compactionBound = Number.POSITIVE_INFINITY;
-  keyCompactionDirty = false;
+  /** File numbers of the tables the last key compaction left clean; unchanged means nothing to do. */
+  keyCompactionSignature = '';
+  keyCompactionRecheckAtMs = 0;
   deleted = false;
 
   constructor(
@@ -253,7 +255,6 @@ export class PartitionLog {
       this.end = nextOffset;
     }
     if (this.nextOffset < this.end) this.nextOffset = this.end;
-    this.keyCompactionDirty = true;
   }
 
   /** Recovery: replays one WAL record if it is newer than what the SSTables hold. */
@@ -651,7 +652,6 @@ export class PartitionLog {
     this.nextOffset = newEnd;
     this.start = newStart;
     this.epochList = epochs;
-    this.keyCompactionDirty = true;
     await this.dropFiles(removed);
     await this.ctx.afterStructureChange();
   }

@@ -98,6 +98,17 @@ describe('FollowerPartition', () => {
     expect(log.logEndOffset).toBe(10);
   });
 
+  it("follows the leader's log start offset, but never past its own high watermark", async () => {
+    const { log } = await openLog(new Simulator());
+    await fill(log, [0, 0, 0, 0]);
+    const fp = new FollowerPartition({ tp: { topic: 't', partition: 0 }, log, leaderId: 2, leaderEpoch: 1, initialHighWatermark: 0 });
+    await fp.applyResponse(response({ highWatermark: 2, logStartOffset: 3, logEndOffset: 4 }), fp.fetchRequest(1000));
+    expect(log.logStartOffset).toBe(0);
+    await fp.applyResponse(response({ highWatermark: 4, logStartOffset: 3, logEndOffset: 4 }), fp.fetchRequest(1000));
+    expect(log.logStartOffset).toBe(3);
+    expect(log.logEndOffset).toBe(4);
+  });
+
   it('reports other error codes without touching the log', async () => {
     const { log } = await openLog(new Simulator());
     await fill(log, [0]);

@@ -95,6 +95,8 @@ export class FollowerPartition {
     let bytes = 0;
     if (resp.records.length > 0) bytes = await this.appendRecords(resp.records);
     this.hw = Math.max(0, Math.min(resp.highWatermark, log.logEndOffset));
+    // Records the leader deleted (retention, DeleteRecords) go here too, never past what is committed.
+    if (resp.logStartOffset > log.logStartOffset && resp.logStartOffset <= this.hw) await log.deleteRecordsBefore(resp.logStartOffset);
     return bytes > 0 ? { kind: 'appended', bytes } : { kind: 'idle' };
   }
 

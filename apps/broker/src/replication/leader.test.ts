@@ -256,5 +256,8 @@ describe('LeaderPartition fetch answers (KIP-320)', () => {
     expect((await s.fetch(2, 0, undefined, 4)).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
     expect((await s.fetch(2, 9, undefined, 3)).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     expect((await s.fetch(9, 0, undefined, 3)).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    await s.log.deleteRecordsBefore(2);
+    const below = await s.fetch(2, 1, 1, 3);
+    expect(below).toMatchObject({ errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, logStartOffset: 2, logEndOffset: 5 });
   });
 });

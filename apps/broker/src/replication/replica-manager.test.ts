@@ -22,7 +22,7 @@ function assignment(s: PartitionState, minInsyncReplicas = 2): PartitionAssignme
 }
 
 /** Two brokers whose fetches are direct calls, with the simulator's clock and timers. */
-async function pair(): Promise<{ sim: Simulator; rms: Map<number, ReplicaManager>; proposals: PartitionChange[]; run(ms: number): Promise<void> }> {
+async function pair(): Promise<{ sim: Simulator; rms: Map<number, ReplicaManager>; proposals: PartitionChange[]; run: (ms: number) => Promise<void> }> {
   const sim = new Simulator({ seed: 3 });
   const scheduler: Scheduler = { now: () => sim.now, setTimeout: (fn, ms) => sim.schedule(ms, fn), clearTimeout: (t) => void sim.cancel(t as number) };
   const rms = new Map<number, ReplicaManager>();
@@ -43,7 +43,8 @@ async function pair(): Promise<{ sim: Simulator; rms: Map<number, ReplicaManager
         },
         alterPartition: (change): Promise<AlterPartitionResult> => {
           proposals.push(change);
-          return new Promise(() => undefined);
+          const isr = change.isr ?? [];
+          return Promise.resolve({ accepted: true, state: state({ isr, partitionEpoch: change.partitionEpoch + 1, leaderEpoch: change.byLeader?.leaderEpoch ?? 1 }) });
         },
       }),
     );
@@ -73,6 +74,22 @@ describe('ReplicaManager', () => {
     expect(b2?.status(tp)).toMatchObject({ role: 'follower', logEndOffset: 1 });
     expect(b1?.metrics()).toMatchObject({ leaderPartitions: 1, underReplicatedPartitions: 0, underMinIsrPartitions: 0, offlinePartitions: 0 });
     expect(b2?.metrics()).toMatchObject({ followerPartitions: 1, fetcherCount: 1 });
+  });
+
+  it('shrinks a silent follower out of the ISR and expands it back once it catches up, through AlterPartition', async () => {
+    const { rms, proposals, run } = await pair();
+    const [b1, b2] = [rms.get(1), rms.get(2)];
+    await b1?.applyPartition(assignment(state()));
+    await b1?.produce(tp, batch('a'), 1, 1000);
+    await run(1500);
+    expect(proposals[0]).toMatchObject({ partitionEpoch: 1, isr: [1], byLeader: { brokerId: 1, brokerEpoch: 101, leaderEpoch: 1 } });
+    expect(b1?.metrics()).toMatchObject({ isrShrinksTotal: 1, underReplicatedPartitions: 1, underMinIsrPartitions: 1 });
+    await expect(b1?.produce(tp, batch('b'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
+    await b2?.applyPartition(assignment(state({ isr: [1], partitionEpoch: 2 })));
+    await run(500);
+    expect(proposals[1]).toMatchObject({ partitionEpoch: 2, isr: [1, 2] });
+    expect(b1?.metrics()).toMatchObject({ isrExpandsTotal: 1, underReplicatedPartitions: 0, underMinIsrPartitions: 0 });
+    expect(b1?.status(tp)).toMatchObject({ isr: [1, 2], partitionEpoch: 3, highWatermark: 1 });
   });
 
   it('stops acknowledging the moment metadata names a newer leader epoch', async () => {

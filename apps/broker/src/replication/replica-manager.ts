@@ -67,6 +67,7 @@ export interface PartitionReplicaStatus {
   readonly highWatermark: number;
   readonly logStartOffset: number;
   readonly logEndOffset: number;
+  readonly transitionsPending: number;
 }
 
 interface Hosted {
@@ -81,6 +82,8 @@ interface Hosted {
   follower: FollowerPartition | null;
   /** Transitions of one partition run one at a time, in metadata order. */
   chain: Promise<void>;
+  /** Transitions queued or running (a stuck one shows here, in status()). */
+  transitionsPending: number;
   highWatermark: number;
 }
 
@@ -124,7 +127,7 @@ export class ReplicaManager {
     const key = partitionKeyOf(tp);
     let h = this.hosted.get(key);
     if (h === undefined) {
-      h = { tp, key, topicId: a.topicId, minInsyncReplicas: a.minInsyncReplicas, state: null, role: 'none', log: null, leader: null, follower: null, chain: Promise.resolve(), highWatermark: 0 };
+      h = { tp, key, topicId: a.topicId, minInsyncReplicas: a.minInsyncReplicas, state: null, role: 'none', log: null, leader: null, follower: null, chain: Promise.resolve(), transitionsPending: 0, highWatermark: 0 };
       this.hosted.set(key, h);
     }
     const cur = h.state;
@@ -140,10 +143,16 @@ export class ReplicaManager {
       this.wakeFetches(key);
     }
     const hosted = h;
-    h.chain = h.chain.then(() => this.transition(hosted, s)).catch(() => {
-      // A failed transition (storage error) leaves the replica idle; the next metadata retries it.
-      hosted.state = null;
-    });
+    hosted.transitionsPending++;
+    h.chain = h.chain
+      .then(() => this.transition(hosted, s))
+      .catch(() => {
+        // A failed transition (storage error) leaves the replica idle; the next metadata retries it.
+        if (hosted.state === s) hosted.state = null;
+      })
+      .finally(() => {
+        hosted.transitionsPending--;
+      });
     return h.chain;
   }
 
@@ -301,6 +310,24 @@ export class ReplicaManager {
     }
   }
 
+  /**
+   * Kafka DeleteRecords on a led partition: only committed offsets (<= high watermark) can be
+   * deleted; followers follow through the log start offset in fetch answers.
+   */
+  async deleteRecordsBefore(tp: TopicPartitionRef, offset: number): Promise<number> {
+    const leader = this.leaderOf(tp);
+    const log = this.hosted.get(partitionKeyOf(tp))?.log ?? null;
+    if (leader === undefined || log === null) throw new ReplicationError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${this.brokerId} does not lead ${tp.topic}-${tp.partition}`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > leader.highWatermark) {
+      throw new ReplicationError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot delete before ${offset}: high watermark is ${leader.highWatermark}`);
+    }
+    try {
+      return await log.deleteRecordsBefore(offset);
+    } catch (err) {
+      throw storageFailure(err, `${tp.topic}-${tp.partition}`);
+    }
+  }
+
   // ---- replica fetch -------------------------------------------------------------------------
 
   /**
@@ -373,6 +400,7 @@ export class ReplicaManager {
       highWatermark: leader?.highWatermark ?? h.follower?.highWatermark ?? h.highWatermark,
       logStartOffset: h.log?.logStartOffset ?? 0,
       logEndOffset: h.log?.logEndOffset ?? 0,
+      transitionsPending: h.transitionsPending,
     };
   }
 

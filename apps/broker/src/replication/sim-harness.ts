@@ -47,6 +47,8 @@ export interface SimReport {
   readonly divergenceTruncations: number;
   /** ISR changes the controller accepted from leaders (AlterPartition). */
   readonly isrChanges: number;
+  /** DeleteRecords calls that advanced a leader's log start offset. */
+  readonly deletes: number;
   readonly events: number;
   readonly endMs: number;
 }
@@ -263,6 +265,7 @@ export class Harness {
   leaderMoves = 0;
   divergenceTruncations = 0;
   isrChanges = 0;
+  deletes = 0;
   private nextKey = 1;
   private readonly hwSeen = new WeakMap<LeaderPartition, number>();
   private producing = true;
@@ -337,6 +340,23 @@ export class Harness {
     if (r.outcome.ok) this.leaderMoves++;
   }
 
+  /** DeleteRecords on the current leader: followers must follow the log start offset. */
+  private deleteRecords(): void {
+    const c = this.controller;
+    const p = c.partitions()[this.prng.int(ASSIGNMENT.length)];
+    if (p === undefined || p.leader === NO_LEADER) return;
+    const rm = this.brokers.get(p.leader)?.rm;
+    const tp = { topic: TOPIC, partition: p.partition };
+    const leader = rm?.leaderOf(tp);
+    const log = rm?.logOf(tp);
+    if (rm === null || rm === undefined || leader === undefined || log === undefined || leader.highWatermark <= log.logStartOffset) return;
+    const offset = log.logStartOffset + this.prng.int(leader.highWatermark - log.logStartOffset + 1);
+    void rm.deleteRecordsBefore(tp, offset).then(
+      () => this.deletes++,
+      () => undefined,
+    );
+  }
+
   // ---- clients -------------------------------------------------------------------------------
 
   private produceOnce(): void {
@@ -391,6 +411,8 @@ export class Harness {
       const b = BROKERS[this.prng.int(BROKERS.length)] ?? 2;
       this.net.partitionOneWay(a, b);
       this.sim.schedule(this.prng.range(100, 900), () => this.net.heal());
+    } else if (roll < 82) {
+      this.deleteRecords();
     } else if (roll < 88) {
       // A lossy, slow link: drops, duplicates and reordering.
       this.net.configure({ dropRate: 0.1, duplicateRate: 0.05, delayMsMax: 60 });
@@ -437,6 +459,7 @@ export class Harness {
       leaderMoves: this.leaderMoves,
       divergenceTruncations: this.divergenceTruncations,
       isrChanges: this.isrChanges,
+      deletes: this.deletes,
       events: this.sim.eventsRun,
       endMs: this.sim.now,
     };
@@ -495,7 +518,7 @@ export class Harness {
     const brokers = [...this.brokers.values()].map((b) => {
       const st = [0, 1].map((p) => {
         const s = b.rm?.status({ topic: TOPIC, partition: p });
-        return s === undefined ? '-' : `${s.role}/e${s.leaderEpoch} leo ${s.logEndOffset} hw ${s.highWatermark}`;
+        return s === undefined ? '-' : `${s.role}/e${s.leaderEpoch} leo ${s.logEndOffset} hw ${s.highWatermark}${s.transitionsPending > 0 ? ` (${s.transitionsPending} transitions pending)` : ''}`;
       });
       return `b${b.id}${b.ready ? '' : ' (down)'}: ${st.join(' | ')}`;
     });
@@ -505,19 +528,25 @@ export class Harness {
   /** After healing: acknowledged writes everywhere in the ISR; all replicas byte-identical. */
   private async checkLogs(): Promise<void> {
     for (let p = 0; p < ASSIGNMENT.length; p++) {
-      const logs = new Map<number, { bytes: Buffer; keys: Map<number, string> }>();
-      for (const b of this.brokers.values()) {
-        const log = b.rm?.logOf({ topic: TOPIC, partition: p });
+      const tp = { topic: TOPIC, partition: p };
+      const local = [...this.brokers.values()].map((b) => {
+        const log = b.rm?.logOf(tp);
         if (log === undefined) throw new Error(`broker ${b.id} has no log for p${p}`);
-        logs.set(b.id, await readWholeLog(log));
-      }
+        return { id: b.id, log };
+      });
+      // Log start offsets only move forward and a deposed leader may have deleted further than
+      // its successor, so replicas are compared from the largest one.
+      const from = Math.max(...local.map((l) => l.log.logStartOffset));
+      const logs = new Map<number, { bytes: Buffer; keys: Map<number, string> }>();
+      for (const { id, log } of local) logs.set(id, await readWholeLog(log, from));
       const reference = logs.get(this.controller.partitions()[p]?.leader ?? 1);
       if (reference === undefined) throw new Error('no leader log');
       for (const [id, l] of logs) {
-        if (!l.bytes.equals(reference.bytes)) throw new Error(`p${p}: broker ${id}'s log differs from the leader's (${l.bytes.length} vs ${reference.bytes.length} bytes): ${this.describe()}`);
+        if (!l.bytes.equals(reference.bytes)) throw new Error(`p${p}: broker ${id}'s log differs from the leader's (${l.bytes.length} vs ${reference.bytes.length} bytes from offset ${from}): ${this.describe()}`);
       }
       for (const a of this.acked) {
-        if (a.partition !== p) continue;
+        // Below the log start offset the write was deleted on purpose (DeleteRecords).
+        if (a.partition !== p || a.offset < from) continue;
         for (const [id, l] of logs) {
           const got = l.keys.get(a.offset);
           if (got !== a.key) throw new Error(`p${p}: acknowledged ${a.key} at offset ${a.offset} is ${got === undefined ? 'missing' : `replaced by ${got}`} on broker ${id}: ${this.describe()}`);
@@ -525,13 +554,12 @@ export class Harness {
       }
     }
   }
-
 }
 
-async function readWholeLog(log: PartitionLog): Promise<{ bytes: Buffer; keys: Map<number, string> }> {
+async function readWholeLog(log: PartitionLog, from: number): Promise<{ bytes: Buffer; keys: Map<number, string> }> {
   const parts: Buffer[] = [];
   const keys = new Map<number, string>();
-  let offset = log.logStartOffset;
+  let offset = from;
   const end = log.logEndOffset;
   for (let guard = 0; offset < end && guard < 100_000; guard++) {
     const r = await log.read(offset, 1 << 20);

@@ -1,5 +1,5 @@
 import { type Logger } from 'pino';
-import { BatchView, RecordError, decodeRecords, encodeBatch, splitBatches, type CompressionName } from '@streambus/record';
+import { BatchView, RecordError, decodeRecords, encodeBatch, splitBatches } from '@streambus/record';
 import { StorageError } from '@streambus/storage';
 import {
   ErrorCode,
@@ -155,7 +155,7 @@ export class DataPlane {
     return encodeBatch(
       records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp })),
       {
-        compression: pinned as CompressionName,
+        compression: pinned,
         producerId: view.producerId,
         producerEpoch: view.producerEpoch,
         baseSequence: view.baseSequence,

@@ -1,0 +1,75 @@
+// One real broker process for the benchmark: the bundled build, loopback ports picked just
+// before the start, ready when /readyz answers 200.
+import { join } from 'node:path';
+import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
+import { sleep } from './util.js';
+
+/** Bound on spawn → /readyz; far above the 1 s target, so a slow start is measured, not failed. */
+const READY_TIMEOUT_MS = 20_000;
+const READY_POLL_MS = 5;
+const STOP_GRACE_MS = 10_000;
+
+export interface BrokerProcess {
+  readonly pid: number;
+  readonly clientAddress: string;
+  readonly httpPort: number;
+  /** Spawn → first 200 from /readyz. */
+  readonly readyMs: number;
+  readonly handle: ProcessHandle;
+  stop(): Promise<void>;
+}
+
+export interface BrokerStartOptions {
+  readonly mainJs: string;
+  readonly dataDir: string;
+  readonly flushMode: 'always' | 'interval';
+  readonly extraArgs?: readonly string[];
+}
+
+export async function startBroker(options: BrokerStartOptions): Promise<BrokerProcess> {
+  const [clientPort, peerPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  // e.g. BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the broker under load.
+  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const args = [
+    ...nodeArgs,
+    options.mainJs,
+    ...['--broker-id', '1', '--data-dir', join(options.dataDir, 'broker')],
+    ...['--client-host', '127.0.0.1', '--client-port', String(clientPort)],
+    ...['--peer-host', '127.0.0.1', '--peer-port', String(peerPort)],
+    ...['--http-host', '127.0.0.1', '--http-port', String(httpPort)],
+    ...['--flush-mode', options.flushMode, '--log-level', 'warn'],
+    ...(options.extraArgs ?? []),
+  ];
+  const t0 = performance.now();
+  const handle = await startProcess({ command: process.execPath, args, name: 'broker', outputLinesMax: 2_000 });
+  try {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      if (handle.exitStatus !== undefined) throw new Error(`broker exited ${JSON.stringify(handle.exitStatus)}: ${handle.output(40)}`);
+      if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`broker not ready within ${READY_TIMEOUT_MS} ms: ${handle.output(40)}`);
+      await sleep(READY_POLL_MS);
+    }
+  } catch (error) {
+    await handle.stop(1_000);
+    throw error;
+  }
+  const readyMs = performance.now() - t0;
+  return {
+    pid: handle.pid,
+    clientAddress: `127.0.0.1:${clientPort}`,
+    httpPort,
+    readyMs,
+    handle,
+    stop: async () => {
+      await handle.stop(STOP_GRACE_MS);
+    },
+  };
+}
+
+/** The broker's own view of its RSS (process_resident_memory_bytes on /metrics). */
+export async function metricRssBytes(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const match = /^process_resident_memory_bytes (\d+)$/m.exec(text);
+  return Number(match?.[1] ?? NaN);
+}
