@@ -297,7 +297,8 @@ describe('bad input', () => {
     const good = await batchOf(['payload-1', 'payload-2']);
     const truncated = good.subarray(0, good.length - 5);
     const corrupt = Buffer.from(good);
-    corrupt[61 + 3] ^= 0xff; // a byte of the records section, after the 61-byte header
+    const flipAt = 61 + 3; // a byte of the records section, after the 61-byte header
+    corrupt.writeUInt8(corrupt.readUInt8(flipAt) ^ 0xff, flipAt);
     const oversized = await batchOf(['x'.repeat(4_096)]);
     const cases: [string, Buffer, string[]][] = [
       ['garbage', garbage, ['INVALID_RECORD', 'CORRUPT_MESSAGE']],

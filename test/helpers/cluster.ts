@@ -124,8 +124,27 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** Starts a cluster and waits until every broker is ready; cleans up whatever started on failure. */
+/** Attempts at starting a cluster when a port picked by freePort was taken meanwhile. */
+const PORT_RACE_ATTEMPTS = 3;
+
+/**
+ * Starts a cluster and waits until every broker is ready; cleans up whatever started on
+ * failure. freePort's ports come from the ephemeral range, so another process (a parallel
+ * test file, an outgoing connection) can take one before the broker binds it: such a start
+ * is retried on fresh ports.
+ */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (err) {
+      const portRace = err instanceof Error && err.message.includes('EADDRINUSE');
+      if (!portRace || attempt >= PORT_RACE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(options: ClusterOptions): Promise<TestCluster> {
   const count = options.brokers ?? 3;
   const voterCount = options.voters ?? Math.min(count, 3);
   if (!(Number.isInteger(count) && count >= 1 && count <= 9)) throw new Error(`brokers must be 1..9, got ${count}`);

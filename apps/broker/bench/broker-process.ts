@@ -67,9 +67,22 @@ export async function startBroker(options: BrokerStartOptions): Promise<BrokerPr
   };
 }
 
-/** The broker's own view of its RSS (process_resident_memory_bytes on /metrics). */
-export async function metricRssBytes(httpPort: number): Promise<number> {
+export interface BrokerMemory {
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  readonly heapTotalBytes: number;
+  /** Buffers and other memory outside the V8 heap. */
+  readonly externalBytes: number;
+}
+
+/** The broker's own view of its memory, from /metrics. */
+export async function brokerMemory(httpPort: number): Promise<BrokerMemory> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const match = /^process_resident_memory_bytes (\d+)$/m.exec(text);
-  return Number(match?.[1] ?? NaN);
+  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+?\\d+)?)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    rssBytes: gauge('process_resident_memory_bytes'),
+    heapUsedBytes: gauge('nodejs_heap_size_used_bytes'),
+    heapTotalBytes: gauge('nodejs_heap_size_total_bytes'),
+    externalBytes: gauge('nodejs_external_memory_bytes'),
+  };
 }

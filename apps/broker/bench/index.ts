@@ -15,18 +15,20 @@
 // BENCH_WINDOW [8] ProduceStream requests in flight; BENCH_CONCURRENCY [4] unary calls in
 // flight; BENCH_PARTITIONS_PER_REQUEST [4]; BENCH_ECHO_MS [3000]; BENCH_FETCH_MS [10000];
 // BENCH_LATENCY_MS [6000]; BENCH_IDLE_PARTITIONS [100]; BENCH_RSS_SETTLE_MS [3000];
-// BENCH_FLUSH_MODE [always].
+// BENCH_FLUSH_MODE [always]; BENCH_ROUNDS [4] echo/broker alternations per measurement;
+// BENCH_BROKER_ARGS extra broker flags; BENCH_BROKER_NODE_ARGS extra node flags of the broker
+// (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type StreamBusClient } from '@streambus/protocol';
 import { tempDir, type TempDir } from '@streambus/testkit';
-import { metricRssBytes, startBroker, type BrokerProcess } from './broker-process.js';
+import { brokerMemory, startBroker, type BrokerMemory, type BrokerProcess } from './broker-process.js';
 import { buildWorkload, createTopic, endOffsets, fetchCursor, fetchDone, fetchSlice, latencyHistogram, produceStream, produceUnary, type ProduceResult, type Workload } from './data-path.js';
 import { bidiEcho, echoClient, startEchoServer, unaryEcho, type EchoResult } from './echo.js';
 import { runShellBench, type Row, type ShellResult } from './shell.js';
-import { KIB, MIB, envInt, progress, round, rssBytesOf, sleep } from './util.js';
+import { KIB, MIB, cpuMsOf, envInt, ownCpuMs, progress, round, rssBytesOf, sleep } from './util.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const APP_DIR = dirname(BENCH_DIR);
@@ -64,6 +66,8 @@ const config = {
   idlePartitions: envInt('BENCH_IDLE_PARTITIONS', 100),
   rssSettleMs: envInt('BENCH_RSS_SETTLE_MS', 3_000),
 };
+/** Extra broker flags for experiments, e.g. BENCH_BROKER_ARGS='--sstable-target-bytes 1048576'. */
+const BROKER_EXTRA_ARGS = (process.env.BENCH_BROKER_ARGS ?? '').split(' ').filter((a) => a !== '');
 /** Warm-up of each connection (JIT, HTTP/2 windows) before anything is timed. */
 const WARMUP_MS = 1_000;
 /** Bound on paced requests in flight: open loop, but not unbounded when the broker stalls. */
@@ -74,10 +78,31 @@ class Tally {
   bytes = 0;
   records = 0;
   seconds = 0;
+  /** CPU (all threads) of the server process, and of this process (the client), during the slices. */
+  serverCpuMs = 0;
+  clientCpuMs = 0;
   add(bytes: number, records: number, seconds: number): void {
     this.bytes += bytes;
     this.records += records;
     this.seconds += seconds;
+  }
+  /**
+   * Runs one slice and charges the CPU both sides used meanwhile. CPU per MB holds up on a
+   * loaded machine where MB/s does not: it is what the work costs, not what the scheduler gave.
+   */
+  async measure<T>(serverPid: number, run: () => Promise<T>): Promise<T> {
+    const server0 = cpuMsOf(serverPid);
+    const client0 = ownCpuMs();
+    const result = await run();
+    this.serverCpuMs += cpuMsOf(serverPid) - server0;
+    this.clientCpuMs += ownCpuMs() - client0;
+    return result;
+  }
+  get serverCpuMsPerMB(): number {
+    return this.serverCpuMs / (this.bytes / 1e6);
+  }
+  get clientCpuMsPerMB(): number {
+    return this.clientCpuMs / (this.bytes / 1e6);
   }
   get mbPerSecond(): number {
     return this.seconds > 0 ? this.bytes / this.seconds / 1e6 : NaN;
@@ -97,6 +122,7 @@ interface DataPathFigures {
   readonly producedRecords: number;
   readonly latency: { readonly targetMBPerSecond: number; readonly achieved: ProduceResult; readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number; readonly maxMs: number; readonly count: number };
   readonly rssAfterLoadBytes: number;
+  readonly memoryAfterLoad: BrokerMemory;
   readonly readyMs: number;
 }
 
@@ -116,8 +142,11 @@ async function measureDataPath(tmp: TempDir, workload: Workload): Promise<DataPa
   let broker: BrokerProcess | undefined;
   let client: StreamBusClient | undefined;
   try {
-    broker = await startBroker({ mainJs: join(BUNDLE_DIR, 'main.js'), dataDir: join(tmp.path, 'data'), flushMode: config.flushMode });
+    broker = await startBroker({ mainJs: join(BUNDLE_DIR, 'main.js'), dataDir: join(tmp.path, 'data'), flushMode: config.flushMode, extraArgs: BROKER_EXTRA_ARGS });
     client = createClient(broker.clientAddress);
+    const c = client;
+    const brokerPid = broker.pid;
+    const echoPid = echoServer.process.pid;
     await createTopic(client, workload.topic, workload.partitions);
     const batch = Buffer.alloc(workload.batchBytes, 7);
     const request = Buffer.alloc(requestBytes, 7);
@@ -131,22 +160,22 @@ async function measureDataPath(tmp: TempDir, workload: Workload): Promise<DataPa
     const echoBidi = new Tally();
     const stream = new Tally();
     for (let r = 0; r < config.rounds; r++) {
-      addEcho(echoBidi, await bidiEcho(echo, batch, echoSliceMs, config.produceBytesMax), workload.batchBytes);
-      const slice = await produceStream(client, workload, { windowMax: config.streamWindow, durationMs: phaseSliceMs, bytesMax: config.produceBytesMax });
+      addEcho(echoBidi, await echoBidi.measure(echoPid, () => bidiEcho(echo, batch, echoSliceMs, config.produceBytesMax)), workload.batchBytes);
+      const slice = await stream.measure(brokerPid, () => produceStream(c, workload, { windowMax: config.streamWindow, durationMs: phaseSliceMs, bytesMax: config.produceBytesMax }));
       addProduce(stream, slice);
       producedRecords += slice.records;
     }
-    progress(`  ProduceStream (window ${config.streamWindow}): ${stream.mbPerSecond.toFixed(0)} MB/s, ${stream.recordsPerSecond.toFixed(0)} records/s; bidi echo ${echoBidi.mbPerSecond.toFixed(0)} MB/s`);
+    progress(`  ProduceStream (window ${config.streamWindow}): ${stream.mbPerSecond.toFixed(0)} MB/s, ${stream.recordsPerSecond.toFixed(0)} records/s; bidi echo ${echoBidi.mbPerSecond.toFixed(0)} MB/s; server CPU ${stream.serverCpuMsPerMB.toFixed(2)} vs ${echoBidi.serverCpuMsPerMB.toFixed(2)} ms/MB`);
 
     const echoUnary = new Tally();
     const unary = new Tally();
     for (let r = 0; r < config.rounds; r++) {
-      addEcho(echoUnary, await unaryEcho(echo, request, config.concurrency, echoSliceMs, config.produceBytesMax), requestBytes);
-      const slice = await produceUnary(client, workload, { concurrency: config.concurrency, partitionsPerRequest: config.partitionsPerRequest, durationMs: phaseSliceMs, bytesMax: config.produceBytesMax });
+      addEcho(echoUnary, await echoUnary.measure(echoPid, () => unaryEcho(echo, request, config.concurrency, echoSliceMs, config.produceBytesMax)), requestBytes);
+      const slice = await unary.measure(brokerPid, () => produceUnary(c, workload, { concurrency: config.concurrency, partitionsPerRequest: config.partitionsPerRequest, durationMs: phaseSliceMs, bytesMax: config.produceBytesMax }));
       addProduce(unary, slice);
       producedRecords += slice.records;
     }
-    progress(`  Produce unary (${config.partitionsPerRequest} partitions/request, ${config.concurrency} in flight): ${unary.mbPerSecond.toFixed(0)} MB/s, ${unary.recordsPerSecond.toFixed(0)} records/s; unary echo ${echoUnary.mbPerSecond.toFixed(0)} MB/s`);
+    progress(`  Produce unary (${config.partitionsPerRequest} partitions/request, ${config.concurrency} in flight): ${unary.mbPerSecond.toFixed(0)} MB/s, ${unary.recordsPerSecond.toFixed(0)} records/s; unary echo ${echoUnary.mbPerSecond.toFixed(0)} MB/s; server CPU ${unary.serverCpuMsPerMB.toFixed(2)} vs ${echoUnary.serverCpuMsPerMB.toFixed(2)} ms/MB`);
     const echoUnaryBatch = new Tally();
     addEcho(echoUnaryBatch, await unaryEcho(echo, batch, config.concurrency, echoSliceMs, config.produceBytesMax), workload.batchBytes);
 
@@ -154,12 +183,12 @@ async function measureDataPath(tmp: TempDir, workload: Workload): Promise<DataPa
     const echoFetch = new Tally();
     const fetch = new Tally();
     for (let r = 0; r < config.rounds && !fetchDone(cursor); r++) {
-      addEcho(echoFetch, await unaryEcho(echo, request, config.concurrency, echoSliceMs, config.produceBytesMax), requestBytes);
-      const slice = await fetchSlice(client, workload, cursor, { partitionMaxBytes: workload.batchBytes, durationMs: config.fetchMs / config.rounds });
+      addEcho(echoFetch, await echoFetch.measure(echoPid, () => unaryEcho(echo, request, config.concurrency, echoSliceMs, config.produceBytesMax)), requestBytes);
+      const slice = await fetch.measure(brokerPid, () => fetchSlice(c, workload, cursor, { partitionMaxBytes: workload.batchBytes, durationMs: config.fetchMs / config.rounds }));
       fetch.add(slice.bytes, slice.records, slice.seconds);
     }
     const fetchComplete = fetchDone(cursor);
-    progress(`  Fetch from offset 0: ${fetch.mbPerSecond.toFixed(0)} MB/s, ${fetch.recordsPerSecond.toFixed(0)} records/s${fetchComplete ? ' (all data read)' : ' (time bound reached)'}; unary echo ${echoFetch.mbPerSecond.toFixed(0)} MB/s`);
+    progress(`  Fetch from offset 0: ${fetch.mbPerSecond.toFixed(0)} MB/s, ${fetch.recordsPerSecond.toFixed(0)} records/s${fetchComplete ? ' (all data read)' : ' (time bound reached)'}; unary echo ${echoFetch.mbPerSecond.toFixed(0)} MB/s; server CPU ${fetch.serverCpuMsPerMB.toFixed(2)} vs ${echoFetch.serverCpuMsPerMB.toFixed(2)} ms/MB`);
     if (fetchComplete && fetch.records !== producedRecords) throw new Error(`fetch read ${fetch.records} records, ${producedRecords} were acknowledged`);
 
     const targetMBPerSecond = stream.mbPerSecond / 2;
@@ -178,6 +207,7 @@ async function measureDataPath(tmp: TempDir, workload: Workload): Promise<DataPa
     histogram.destroy();
     progress(`  paced at ${targetMBPerSecond.toFixed(0)} MB/s (achieved ${achieved.mbPerSecond.toFixed(0)}): p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms, p99.9 ${latency.p999Ms.toFixed(2)} ms`);
     const rssAfterLoadBytes = rssBytesOf(broker.pid);
+    const memoryAfterLoad = await brokerMemory(broker.httpPort);
     return {
       workload,
       echo: { bidi: echoBidi, unaryRequest: echoUnary, unaryForFetch: echoFetch, unaryBatch: echoUnaryBatch },
@@ -188,6 +218,7 @@ async function measureDataPath(tmp: TempDir, workload: Workload): Promise<DataPa
       producedRecords,
       latency,
       rssAfterLoadBytes,
+      memoryAfterLoad,
       readyMs: broker.readyMs,
     };
   } finally {
@@ -206,7 +237,7 @@ interface IdleRss {
 
 async function measureIdleRss(tmp: TempDir): Promise<IdleRss> {
   progress(`idle RSS: ${config.idlePartitions} partitions, ${config.rssSettleMs} ms settle`);
-  const broker: BrokerProcess = await startBroker({ mainJs: join(BUNDLE_DIR, 'main.js'), dataDir: join(tmp.path, 'idle'), flushMode: config.flushMode });
+  const broker: BrokerProcess = await startBroker({ mainJs: join(BUNDLE_DIR, 'main.js'), dataDir: join(tmp.path, 'idle'), flushMode: config.flushMode, extraArgs: BROKER_EXTRA_ARGS });
   const client = createClient(broker.clientAddress);
   try {
     await sleep(config.rssSettleMs / 3);
@@ -214,7 +245,7 @@ async function measureIdleRss(tmp: TempDir): Promise<IdleRss> {
     await createTopic(client, 'idle', config.idlePartitions);
     await sleep(config.rssSettleMs);
     const idleBytes = rssBytesOf(broker.pid);
-    const metricBytes = await metricRssBytes(broker.httpPort);
+    const metricBytes = (await brokerMemory(broker.httpPort)).rssBytes;
     progress(`  VmRSS ${(noPartitionsBytes / MIB).toFixed(1)} MiB empty, ${(idleBytes / MIB).toFixed(1)} MiB with ${config.idlePartitions} partitions`);
     return { noPartitionsBytes, idleBytes, metricBytes };
   } finally {
@@ -272,6 +303,11 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
       unaryEchoBatchMBPerSecond: round(echo.unaryBatch.mbPerSecond),
       unaryEchoRequestMBPerSecond: round(echo.unaryRequest.mbPerSecond),
       unaryEchoRequestDuringFetchMBPerSecond: round(echo.unaryForFetch.mbPerSecond),
+      echoServerCpuMsPerMBBidi: round(echo.bidi.serverCpuMsPerMB),
+      echoServerCpuMsPerMBUnary: round(echo.unaryRequest.serverCpuMsPerMB),
+      echoServerCpuMsPerMBUnaryDuringFetch: round(echo.unaryForFetch.serverCpuMsPerMB),
+      echoClientCpuMsPerMBBidi: round(echo.bidi.clientCpuMsPerMB),
+      echoClientCpuMsPerMBUnary: round(echo.unaryRequest.clientCpuMsPerMB),
     });
     Object.assign(figures, {
       recordsPerBatch: data.workload.recordsPerBatch,
@@ -293,6 +329,14 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
       produceAckMaxMs: round(latency.maxMs),
       produceAckSamples: latency.count,
       rssAfterLoadBytes: data.rssAfterLoadBytes,
+      heapUsedAfterLoadBytes: data.memoryAfterLoad.heapUsedBytes,
+      externalAfterLoadBytes: data.memoryAfterLoad.externalBytes,
+      brokerCpuMsPerMBProduceStream: round(stream.serverCpuMsPerMB),
+      brokerCpuMsPerMBProduceUnary: round(unary.serverCpuMsPerMB),
+      brokerCpuMsPerMBFetch: round(fetch.serverCpuMsPerMB),
+      clientCpuMsPerMBProduceStream: round(stream.clientCpuMsPerMB),
+      clientCpuMsPerMBProduceUnary: round(unary.clientCpuMsPerMB),
+      clientCpuMsPerMBFetch: round(fetch.clientCpuMsPerMB),
       dataBrokerStartToReadyzMs: round(data.readyMs),
     });
     Object.assign(ratios, {
@@ -300,6 +344,10 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
       produceUnaryVsUnaryEcho: ratio(unary.mbPerSecond, echo.unaryRequest.mbPerSecond),
       fetchVsUnaryEcho: ratio(fetch.mbPerSecond, echo.unaryForFetch.mbPerSecond),
       fetchVsBidiEcho: ratio(fetch.mbPerSecond, echo.bidi.mbPerSecond),
+      // CPU efficiency: echo server CPU per MB / broker CPU per MB (1 = as cheap as the echo).
+      produceStreamCpuVsBidiEcho: ratio(echo.bidi.serverCpuMsPerMB, stream.serverCpuMsPerMB),
+      produceUnaryCpuVsUnaryEcho: ratio(echo.unaryRequest.serverCpuMsPerMB, unary.serverCpuMsPerMB),
+      fetchCpuVsUnaryEcho: ratio(echo.unaryForFetch.serverCpuMsPerMB, fetch.serverCpuMsPerMB),
     });
     const perRequest = `${config.partitionsPerRequest}x${data.workload.batchBytes} B`;
     rows.push(
@@ -308,7 +356,10 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
       [`Fetch ${perRequest}, ${config.concurrency} in flight`, `${mb(fetch.mbPerSecond)}, ${Math.round(fetch.recordsPerSecond)} rec/s`, `${mb(echo.unaryForFetch.mbPerSecond)} (unary echo ${requestBytesOf(data)} B)`, `${ratios.fetchVsUnaryEcho}x`],
       [`unary echo ${data.workload.batchBytes} B x${config.concurrency} (reference)`, '', mb(echo.unaryBatch.mbPerSecond), ''],
       [`produce ack latency at ${mb(latency.targetMBPerSecond)}`, `p50 ${latency.p50Ms.toFixed(2)} / p99 ${latency.p99Ms.toFixed(2)} / p99.9 ${latency.p999Ms.toFixed(2)} ms`, `achieved ${mb(latency.achieved.mbPerSecond)}`, ''],
-      ['broker RSS after the load', mib(data.rssAfterLoadBytes), '', ''],
+      ['broker CPU per MB: ProduceStream', `${stream.serverCpuMsPerMB.toFixed(2)} ms/MB`, `${echo.bidi.serverCpuMsPerMB.toFixed(2)} ms/MB (bidi echo server)`, `${ratios.produceStreamCpuVsBidiEcho}x`],
+      ['broker CPU per MB: Produce unary', `${unary.serverCpuMsPerMB.toFixed(2)} ms/MB`, `${echo.unaryRequest.serverCpuMsPerMB.toFixed(2)} ms/MB (unary echo server)`, `${ratios.produceUnaryCpuVsUnaryEcho}x`],
+      ['broker CPU per MB: Fetch', `${fetch.serverCpuMsPerMB.toFixed(2)} ms/MB`, `${echo.unaryForFetch.serverCpuMsPerMB.toFixed(2)} ms/MB (unary echo server)`, `${ratios.fetchCpuVsUnaryEcho}x`],
+      ['broker memory after the load', `RSS ${mib(data.rssAfterLoadBytes)}, heap ${mib(data.memoryAfterLoad.heapUsedBytes)}, external ${mib(data.memoryAfterLoad.externalBytes)}`, '', ''],
     );
   }
   if (idle !== undefined) {

@@ -1,4 +1,5 @@
 // Small helpers shared by the broker benchmark sections.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export const progress = (text: string): boolean => process.stderr.write(`${text}\n`);
@@ -41,3 +42,28 @@ export function mbPerSecond(bytes: number, seconds: number): number {
 
 export const MIB = 1024 * 1024;
 export const KIB = 1024;
+
+/** Kernel clock ticks per second (USER_HZ); 100 on every Linux this runs on, read once to be sure. */
+let clockTicksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (clockTicksPerSecond === undefined) {
+    const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const value = Number(out.stdout.trim());
+    clockTicksPerSecond = out.status === 0 && value > 0 ? value : 100;
+  }
+  return clockTicksPerSecond;
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+}
+
+/** CPU time of this process (the benchmark's clients), in ms. */
+export function ownCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}

@@ -7,7 +7,7 @@
 //  - consume throughput, SDK consumer vs raw Fetch calls + decodeRecords over the same log.
 // Progress on stderr; a table and then ONE JSON line on stdout.
 // BENCH_DURATION_MS sets the time per throughput measurement (default 3000).
-import { createClient, type ProducePartitionData } from '@streambus/protocol';
+import { ErrorCode, createClient, type ProducePartitionData } from '@streambus/protocol';
 import { BatchBuilder, BatchView, decodeRecords } from '@streambus/record';
 import { FakeBroker, StreamBus } from '../src/index.js';
 
@@ -99,7 +99,7 @@ async function produceRaw(address: string, topic: string): Promise<number> {
         partitions.push({ topic, partition, currentLeaderEpoch: undefined, records: await builder.seal() });
       }
       const response = await client.produce({ acks: 1, timeoutMs: 30_000, partitions });
-      if (response.partitions.some((p) => p.errorCode !== 0)) throw new Error('raw produce failed');
+      if (response.partitions.some((p) => p.errorCode !== ErrorCode.NONE)) throw new Error('raw produce failed');
       records += recordsPerBatch * PARTITIONS;
     }
   };

@@ -132,6 +132,7 @@ export class Consumer {
   private waiters: (() => void)[] = [];
   private spaceWaiters: (() => void)[] = [];
   private bufferedBytes = 0;
+  private bufferedBytesPeak = 0;
   private readCursor = 0;
   private closed = false;
   private metadataRefreshing = false;
@@ -299,6 +300,11 @@ export class Consumer {
         lag: Math.max(0, chunk.highWatermark - (state.position ?? chunk.nextOffset)),
       });
     }
+  }
+
+  /** Prefetch buffer use, in bytes of fetched batches (now and the highest so far). */
+  metrics(): { bufferedBytes: number; bufferedBytesPeak: number; prefetchBytesMax: number } {
+    return { bufferedBytes: this.bufferedBytes, bufferedBytesPeak: this.bufferedBytesPeak, prefetchBytesMax: this.prefetchBytesMax };
   }
 
   /** Stops fetching; iterators end and run() resolves. */
@@ -684,6 +690,7 @@ export class Consumer {
       state.chunks.push(chunk);
       state.bufferedBytes += chunk.bytes;
       this.bufferedBytes += chunk.bytes;
+      if (this.bufferedBytes > this.bufferedBytesPeak) this.bufferedBytesPeak = this.bufferedBytes;
     }
     this.notify();
     return errored;

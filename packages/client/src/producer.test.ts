@@ -62,6 +62,16 @@ describe('producer', () => {
     expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     for (const bytes of fake.batches('orders', 2)) expect(BatchView.parse(bytes).compression).toBe(compression);
     expect(await values('orders', 2)).toEqual(messages.map((m) => m.value));
+    // And back through the SDK consumer (decompression on the client side).
+    const consumer = bus.consumer({ fetchMaxWaitMs: 20 });
+    consumer.assign([{ topic: 'orders', partition: 2, offset: 'earliest' }]);
+    const read: string[] = [];
+    for await (const record of consumer.records()) {
+      read.push(`${record.key!.toString()}=${record.value!.toString()}`);
+      if (read.length === messages.length) break;
+    }
+    expect(read).toEqual(messages.map((m) => `${m.key}=${m.value}`));
+    await consumer.close();
   });
 
   it('keeps per-partition order under injected retriable errors with several requests in flight', async () => {
@@ -170,6 +180,16 @@ describe('producer', () => {
     await expect(producer.send({ topic: 'orders', messages: [{ partition: 5, value: 'slow' }] })).rejects.toMatchObject({ code: 'DELIVERY_TIMEOUT' });
     fake.releaseProduce();
     expect(producer.metrics().bufferedBytes).toBe(0);
+  });
+
+  it('waits for a topic that appears after the first send (unknown-topic answers refresh metadata)', async () => {
+    const producer = bus.producer({ lingerMs: 0, maxBlockMs: 5_000 });
+    const pending = producer.send({ topic: 'later', messages: [{ key: 'k', value: 'v' }] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    fake.createTopic('later', 2);
+    const [md] = await pending;
+    expect(md!.partition).toBe(partitionForKey(Buffer.from('k'), 2));
+    expect(fake.stats.metadataRequests).toBeGreaterThan(1);
   });
 
   it('reports offset -1 with acks=0', async () => {

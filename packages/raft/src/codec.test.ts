@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEntry, decodeHardState, decodeMessage, decodeSnapshot, encodeEntry, encodeHardState, encodeMessage, encodeSnapshot } from './codec.js';
+import {
+  decodeEntries,
+  decodeEntry,
+  decodeHardState,
+  decodeMessage,
+  decodeSnapshot,
+  encodeEntries,
+  encodeEntry,
+  encodeHardState,
+  encodeMessage,
+  encodeSnapshot,
+} from './codec.js';
 import { RaftError } from './errors.js';
 import { type Entry, type Message, type Snapshot, EntryType, MessageType } from './types.js';
 
@@ -62,6 +73,16 @@ describe('message codec', () => {
         expect(decodeEntry(encodeEntry(e))).toEqual(e);
         expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
         expect(decodeHardState(encodeHardState({ term, vote, commit }))).toEqual({ term, vote, commit });
+      }),
+    );
+  });
+
+  it('round-trips entry runs and rejects their truncations', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 8 }), fc.nat(), (es, cut) => {
+        const b = encodeEntries(es);
+        expect(decodeEntries(b)).toEqual(es);
+        expectCodecError(() => decodeEntries(b.subarray(0, cut % b.byteLength)));
       }),
     );
   });

@@ -18,7 +18,12 @@ export interface RaftNodeOptions {
   readonly id: number;
   /** Directory of the level database holding the Raft log and hard state. */
   readonly dir: string;
-  /** Membership used only when the database is new. */
+  /**
+   * Initial membership, used only when the database is new and only if this node is one of
+   * the `voters`: every initial voter must pass the same voters and learners, because they are
+   * written as the first log entries. Any other node (a learner or voter added later) starts
+   * with an empty log and joins when the leader adds it with changeMembership().
+   */
   readonly voters: readonly number[];
   readonly learners?: readonly number[];
   readonly transport: Transport;
@@ -111,7 +116,8 @@ export class RaftNode {
   }
 
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
-    const storage = await LevelStorage.open(opts.dir, { voters: [...opts.voters], learners: [...(opts.learners ?? [])] }, { sync: opts.sync ?? true });
+    const initial = opts.voters.includes(opts.id) ? { voters: [...opts.voters], learners: [...(opts.learners ?? [])] } : { voters: [], learners: [] };
+    const storage = await LevelStorage.open(opts.dir, initial, { sync: opts.sync ?? true });
     let raft: Raft;
     try {
       raft = new Raft(makeRaftConfig({ ...opts.raft, id: opts.id }), storage.cache);

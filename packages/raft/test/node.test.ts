@@ -160,6 +160,28 @@ describe('RaftNode', () => {
     expect((again as RaftError).code).toBe('INVALID_ARGUMENT');
   });
 
+  it('starts a non-voter empty and lets it follow once the leader adds it as a learner', async () => {
+    const c = await startCluster(3);
+    const l = leader(c)!;
+    await l.propose(enc('x'));
+    // The broker's pattern: a learner passes the voter list and itself as learner.
+    const startLearner = async (): Promise<RaftNode> => {
+      const dir = mkdtempSync(join(tmpdir(), 'raft-node-4-'));
+      dirs.push(dir);
+      const sm = new ListMachine();
+      c.machines.set(4, sm);
+      const n = await RaftNode.start({ id: 4, dir, voters: [1, 2, 3], learners: [4], transport: c.net.transport(4), stateMachine: sm, tickMs: 10, sync: false });
+      nodes.push(n);
+      return n;
+    };
+    const learner = await startLearner();
+    expect(learner.status().lastIndex).toBe(0);
+    await l.changeMembership({ type: ConfChangeType.AddLearner, nodeId: 4 });
+    await l.propose(enc('y'));
+    await waitFor('learner caught up', () => c.machines.get(4)!.items.length === 2);
+    expect(learner.status().learners).toEqual([4]);
+  });
+
   it('fails a proposal that cannot commit with UNAVAILABLE after requestTimeoutMs', async () => {
     const c = await startCluster(3, { requestTimeoutMs: 300 });
     const l = leader(c)!;

@@ -604,6 +604,7 @@ export class PartitionLog {
       bloomBitsPerKey: o.bloomBitsPerKey,
       collectKeys: this.cfg.cleanupPolicy === 'compact',
       writeBufferBytes: 1024 * 1024,
+      syncBytes: 4 * 1024 * 1024,
     });
   }
 

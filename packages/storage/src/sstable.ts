@@ -44,6 +44,8 @@ export interface SstWriterOptions {
   readonly collectKeys: boolean;
   /** Bytes buffered before one write call. */
   readonly writeBufferBytes: number;
+  /** fdatasync after this many bytes while writing (the final sync covers the rest). */
+  readonly syncBytes: number;
 }
 
 /** Streams batches into a temp file; finish() makes it durable under its final name. */
@@ -58,6 +60,7 @@ export class SstWriter {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private position = 0;
+  private syncedPosition = 0;
   private keys: Buffer[] = [];
   private bloomComplete = true;
   private minTs = Number.MAX_SAFE_INTEGER;
@@ -207,6 +210,12 @@ export class SstWriter {
     this.pendingBytes = 0;
     await this.file.append(chunks);
     this.position += bytes;
+    // Sync as we go: one big fdatasync at the end would hold the disk (and the WAL's group
+    // commit fsyncs queued behind it) for the whole table.
+    if (this.position - this.syncedPosition >= this.options.syncBytes) {
+      await this.file.datasync();
+      this.syncedPosition = this.position;
+    }
   }
 }
 

@@ -190,6 +190,12 @@ export class Wal {
   private kick(): void {
     if (this.running) return;
     this.running = true;
+    // Start on the next turn of the event loop, so that appends issued together (the
+    // continuations of the group that just resolved) land in one group and share one fsync.
+    setImmediate(() => void this.runLoop());
+  }
+
+  private runLoop(): void {
     void this.loop().finally(() => {
       this.running = false;
       if (this.failure === null && (this.queue.length > 0 || this.syncWanted)) this.kick();

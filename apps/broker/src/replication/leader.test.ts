@@ -194,6 +194,22 @@ describe('LeaderPartition ISR changes', () => {
     expect(s.proposals).toHaveLength(2);
   });
 
+  it('gives up on an unanswered proposal after alterPartitionTimeoutMs and proposes again', async () => {
+    const s = await setup();
+    s.sim.runFor(1200);
+    expect(s.proposals).toHaveLength(1);
+    s.sim.runFor(config.alterPartitionTimeoutMs - 300);
+    expect(s.proposals).toHaveLength(1);
+    s.sim.runFor(500);
+    expect(s.proposals).toHaveLength(2);
+    // The late answer to the first proposal is ignored; the second one's answer applies.
+    s.answers.shift()?.({ accepted: true, state: state({ isr: [1, 3], partitionEpoch: 2 }) });
+    await settle();
+    expect(s.leader.isr).toEqual([1, 2, 3]);
+    await accept(s, [1]);
+    expect(s.leader.isr).toEqual([1]);
+  });
+
   it('expands the ISR when a follower reaches the high watermark within the current leader epoch', async () => {
     const s = await setup({ isr: [1, 2] });
     await s.leader.append(batch('a'), 1, 1000);

@@ -343,6 +343,7 @@ export class LeaderPartition {
     const settle = (result: AlterPartitionResult | null): void => {
       if (this.inflight !== proposal) return;
       this.inflight = null;
+      this.options.scheduler.clearTimeout(timer);
       if (this.resigned) return;
       if (result !== null && result.accepted) {
         if (result.state.leader === this.options.brokerId && result.state.leaderEpoch === this.leaderEpoch) {
@@ -356,6 +357,8 @@ export class LeaderPartition {
       }
       this.maybeIncrementHighWatermark();
     };
+    // A proposal lost on the way must not block every later ISR change of this partition.
+    const timer = this.options.scheduler.setTimeout(() => settle(null), this.options.config.alterPartitionTimeoutMs);
     this.options.alterPartition(change).then(settle, () => settle(null));
   }
 

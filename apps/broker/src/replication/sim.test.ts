@@ -2,7 +2,7 @@ import { forEachSeed } from '@streambus/testkit';
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimReport } from './sim-harness.js';
 
-// 200 seeds by default (~15 s); STREAMBUS_LONG=1 runs 10,000. A failure names its seed:
+// 200 seeds by default (~10-20 s); STREAMBUS_LONG=1 runs 10,000. A failure names its seed:
 //   SEED=<n> npx vitest run --project @streambus/broker src/replication
 // replays exactly that run.
 describe('replication under crashes, partitions, message loss and leader moves (simulation)', () => {
@@ -23,6 +23,7 @@ describe('replication under crashes, partitions, message loss and leader moves (
       expect(total((r) => r.leaderMoves)).toBeGreaterThan(0);
       expect(total((r) => r.divergenceTruncations)).toBeGreaterThan(0);
       expect(total((r) => r.isrChanges)).toBeGreaterThan(0);
+      expect(total((r) => r.deletes)).toBeGreaterThan(0);
     }
   }, 600_000);
 });

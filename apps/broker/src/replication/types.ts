@@ -46,6 +46,8 @@ export interface ReplicationConfig {
   readonly replicaFetchBackoffMs: number;
   /** Pause before a leader proposes another ISR change after a rejected or failed one. */
   readonly alterPartitionBackoffMs: number;
+  /** An ISR change with no answer by then counts as failed (metadata will still tell the outcome). */
+  readonly alterPartitionTimeoutMs: number;
   /** How often a leader checks its followers for lag (ISR shrink). */
   readonly isrCheckIntervalMs: number;
 }
@@ -57,6 +59,7 @@ export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
   replicaFetchResponseBytesMax: 10 * 1024 * 1024,
   replicaFetchBackoffMs: 1_000,
   alterPartitionBackoffMs: 200,
+  alterPartitionTimeoutMs: 10_000,
   isrCheckIntervalMs: 1_000,
 };
 

@@ -4,7 +4,6 @@
 // long-poll and streaming fetch, and failures injected on demand. No replication: the
 // high watermark is the log end offset.
 import { randomUUID } from 'node:crypto';
-import { type Server } from '@grpc/grpc-js';
 import {
   AlterConfigOp,
   type AlterConfigsResult,
@@ -112,7 +111,7 @@ const FETCH_WAIT_MS_MAX = 5_000;
 export class FakeBroker {
   readonly clusterId: string;
   readonly stats: FakeBrokerStats = { produceRequests: 0, producePartitions: 0, fetchRequests: 0, metadataRequests: 0 };
-  private readonly servers: Server[] = [];
+  private readonly servers: ReturnType<typeof createServer>[] = [];
   private readonly ports: number[] = [];
   private readonly topics = new Map<string, FakeTopic>();
   private readonly injected: (InjectedError & { remaining: number })[] = [];
