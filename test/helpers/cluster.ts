@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type StreamBusClient } from '@streambus/protocol';
@@ -144,6 +145,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   }
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port p from freePort with p+1 and p+2 free too. Brokers use client, peer = client+1,
+ * http = client+2, as the dev cluster does: a learner's peer port is derived from its
+ * registered client port by the same offset the other brokers use.
+ */
+async function freePortTriple(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const p = await freePort();
+    if (p + 2 <= 65_535 && (await portFree(p + 1)) && (await portFree(p + 2))) return p;
+  }
+  throw new Error('no three consecutive free ports found');
+}
+
 async function startClusterOnce(options: ClusterOptions): Promise<TestCluster> {
   const count = options.brokers ?? 3;
   const voterCount = options.voters ?? Math.min(count, 3);
@@ -152,7 +174,8 @@ async function startClusterOnce(options: ClusterOptions): Promise<TestCluster> {
   const [dir, outdir] = await Promise.all([tempDir(`${options.name ?? 'e2e'}-`), brokerBundle()]);
   const nodes: MutableNode[] = [];
   for (let id = 1; id <= count; id++) {
-    const [clientPort, peerPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+    const clientPort = await freePortTriple();
+    const [peerPort, httpPort] = [clientPort + 1, clientPort + 2];
     nodes.push({ id, clientPort, peerPort, httpPort, clientAddress: `127.0.0.1:${clientPort}`, dataDir: join(dir.path, `broker-${id}`), voter: id <= voterCount, process: undefined, pastOutput: [] });
   }
   const cluster = new Cluster(nodes, dir, join(outdir, 'main.js'), options);

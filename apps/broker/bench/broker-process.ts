@@ -1,5 +1,6 @@
 // One real broker process for the benchmark: the bundled build, loopback ports picked just
 // before the start, ready when /readyz answers 200.
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
 import { sleep } from './util.js';
@@ -8,6 +9,8 @@ import { sleep } from './util.js';
 const READY_TIMEOUT_MS = 20_000;
 const READY_POLL_MS = 5;
 const STOP_GRACE_MS = 10_000;
+/** Broker output lines kept in memory (for failure messages and BENCH_BROKER_OUTPUT). */
+const OUTPUT_LINES_MAX = 20_000;
 
 export interface BrokerProcess {
   readonly pid: number;
@@ -41,7 +44,7 @@ export async function startBroker(options: BrokerStartOptions): Promise<BrokerPr
     ...(options.extraArgs ?? []),
   ];
   const t0 = performance.now();
-  const handle = await startProcess({ command: process.execPath, args, name: 'broker', outputLinesMax: 2_000 });
+  const handle = await startProcess({ command: process.execPath, args, name: 'broker', outputLinesMax: OUTPUT_LINES_MAX });
   try {
     for (;;) {
       const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.status === 200, () => false);
@@ -63,6 +66,9 @@ export async function startBroker(options: BrokerStartOptions): Promise<BrokerPr
     handle,
     stop: async () => {
       await handle.stop(STOP_GRACE_MS);
+      // BENCH_BROKER_OUTPUT=file keeps the broker's last output lines (e.g. with --trace-gc).
+      const keep = process.env.BENCH_BROKER_OUTPUT;
+      if (keep !== undefined && keep !== '') appendFileSync(keep, `${handle.output(OUTPUT_LINES_MAX)}\n`);
     },
   };
 }

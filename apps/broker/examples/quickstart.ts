@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   const cluster = await client.describeCluster({ includeFenced: false });
   console.log(`connected to ${address}: cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s), metadata leader ${cluster.metadataLeaderId ?? 'none'}`);
 
+  if (cluster.brokers.length === 0) throw new Error(`${address} knows no live broker yet; wait until /readyz answers 200`);
   const replicationFactor = Math.min(3, cluster.brokers.length);
   const created = await client.createTopics({ topics: [{ name: topic, numPartitions: 1, replicationFactor, assignments: [], configs: {} }], timeoutMs: 10_000, validateOnly: false });
   const error = created.topics[0]?.error;

@@ -84,6 +84,9 @@ export class MetadataNode implements MetadataComponent {
   private stopped = false;
   private readonly logger: Logger;
   private readonly voterIds: number[];
+  /** Learner bootstrap only: metadata leader named by a voter's NOT_CONTROLLER answer. */
+  private learnerLeaderHint = 0;
+  private learnerVoterCursor = -1;
 
   constructor(private readonly ctx: BrokerContext) {
     this.logger = ctx.logger.child({ component: 'metadata' });
@@ -193,16 +196,34 @@ export class MetadataNode implements MetadataComponent {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.stopped || this.raft === undefined) throw new StreamBusError(ErrorCode.BROKER_NOT_AVAILABLE, 'broker is shutting down');
-      const leaderId = await this.waitForLeader(Math.min(LEADER_WAIT_MS_MAX, Math.max(0, deadline - Date.now())));
+      const leaderId = this.learnerForwardTarget() ?? (await this.waitForLeader(Math.min(LEADER_WAIT_MS_MAX, Math.max(0, deadline - Date.now()))));
       try {
         return leaderId === this.brokerId ? await this.proposeLocally(command) : await this.forward(leaderId, command, deadline - Date.now());
       } catch (err) {
         // Leadership moved between the check and the proposal: try again at the new leader.
         const retry = (err instanceof RaftError && err.code === 'NOT_LEADER') || (err instanceof StreamBusError && err.errorCode === ErrorCode.NOT_CONTROLLER);
+        if (err instanceof StreamBusError && err.errorCode === ErrorCode.NOT_CONTROLLER) this.learnerLeaderHint = err.leaderId ?? 0;
         if (!retry || Date.now() >= deadline) throw err;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
+  }
+
+  /**
+   * A learner hears from the Raft leader only once the leader has added it, which needs its
+   * registration first: until then it forwards to the leader named by a voter's answer, or
+   * to the bootstrap voters in turn (a non-leader voter answers NOT_CONTROLLER with a hint).
+   * Undefined for voters and for learners that know the leader.
+   */
+  private learnerForwardTarget(): number | undefined {
+    if (this.voterIds.includes(this.brokerId) || this.leaderId !== 0) return undefined;
+    if (this.learnerLeaderHint !== 0 && this.learnerLeaderHint !== this.brokerId) {
+      const hint = this.learnerLeaderHint;
+      this.learnerLeaderHint = 0; // one try per hint; a stale hint falls back to the voters
+      return hint;
+    }
+    this.learnerVoterCursor = (this.learnerVoterCursor + 1) % this.voterIds.length;
+    return this.voterIds[this.learnerVoterCursor];
   }
 
   private async proposeLocally(command: MetadataCommand): Promise<ApplyOutcome> {

@@ -45,6 +45,10 @@ export interface SimReport {
   readonly leaderMoves: number;
   /** Follower truncations ordered by a diverging epoch (the KIP-320 path). */
   readonly divergenceTruncations: number;
+  /** Followers restarted at the leader's log start (OFFSET_OUT_OF_RANGE). */
+  readonly outOfRangeResets: number;
+  /** Committed-prefix comparisons made while faults ran. */
+  readonly prefixChecks: number;
   /** ISR changes the controller accepted from leaders (AlterPartition). */
   readonly isrChanges: number;
   /** DeleteRecords calls that advanced a leader's log start offset. */
@@ -66,6 +70,8 @@ export const SIM_REPLICATION_CONFIG: Partial<ReplicationConfig> = {
 const HEARTBEAT_MS = 50;
 const SESSION_MS = 300;
 const RPC_TIMEOUT_MS = 400;
+/** How often (virtual time) the committed prefixes of leader and ISR are compared while faults run. */
+const PREFIX_CHECK_INTERVAL_MS = 100;
 
 interface Acked {
   readonly partition: number;
@@ -163,6 +169,7 @@ class SimBroker {
       brokerEpochOf: (id) => this.h.controller.brokerEpoch(id),
       onFollowerOutcome: (_tp, outcome) => {
         if (outcome.kind === 'truncated' && outcome.reason === 'divergingEpoch') this.h.divergenceTruncations++;
+        if (outcome.kind === 'truncated' && outcome.reason === 'outOfRange') this.h.outOfRangeResets++;
       },
     });
     this.ready = true;
@@ -264,10 +271,13 @@ export class Harness {
   crashes = 0;
   leaderMoves = 0;
   divergenceTruncations = 0;
+  outOfRangeResets = 0;
   isrChanges = 0;
   deletes = 0;
   private nextKey = 1;
   private readonly hwSeen = new WeakMap<LeaderPartition, number>();
+  private nextPrefixCheckMs = 0;
+  prefixChecks = 0;
   private producing = true;
 
   constructor(readonly options: SimOptions) {
@@ -458,6 +468,8 @@ export class Harness {
       crashes: this.crashes,
       leaderMoves: this.leaderMoves,
       divergenceTruncations: this.divergenceTruncations,
+      outOfRangeResets: this.outOfRangeResets,
+      prefixChecks: this.prefixChecks,
       isrChanges: this.isrChanges,
       deletes: this.deletes,
       events: this.sim.eventsRun,
@@ -472,11 +484,46 @@ export class Harness {
     for (;;) {
       await settle();
       this.checkRunningInvariants();
+      if (this.sim.now >= this.nextPrefixCheckMs) {
+        this.nextPrefixCheckMs = this.sim.now + PREFIX_CHECK_INTERVAL_MS;
+        await this.checkCommittedPrefixes();
+      }
       if (pred()) {
         this.sim.cancel(timer);
         return true;
       }
       if (expired || !this.sim.step()) return pred();
+    }
+  }
+
+  /**
+   * While faults run: every broker that believes it leads, and every member of the ISR it
+   * believes in, hold the same batches below min(its high watermark, the member's log end).
+   * A replica outside the ISR may still hold a divergent suffix; an ISR member may not.
+   */
+  private async checkCommittedPrefixes(): Promise<void> {
+    this.prefixChecks++;
+    for (const b of this.brokers.values()) {
+      for (let p = 0; p < ASSIGNMENT.length; p++) {
+        const tp = { topic: TOPIC, partition: p };
+        const leader = b.rm?.leaderOf(tp);
+        const leaderLog = b.rm?.logOf(tp);
+        if (leader === undefined || leaderLog === undefined) continue;
+        const hw = leader.highWatermark;
+        for (const id of leader.isr) {
+          const member = this.brokers.get(id);
+          const log = member?.rm?.logOf(tp);
+          if (id === b.id || member === undefined || !member.ready || log === undefined) continue;
+          const from = Math.max(leaderLog.logStartOffset, log.logStartOffset);
+          const to = Math.min(hw, log.logEndOffset);
+          if (to <= from) continue;
+          const mine = await readRange(leaderLog, from, to);
+          const theirs = await readRange(log, from, to);
+          if (!mine.equals(theirs)) {
+            throw new Error(`p${p}: ISR member ${id} disagrees with leader ${b.id} (epoch ${leader.leaderEpoch}) below the high watermark ${hw} in [${from}, ${to}): ${this.describe()}`);
+          }
+        }
+      }
     }
   }
 
@@ -554,6 +601,23 @@ export class Harness {
       }
     }
   }
+}
+
+/** The whole batches holding offsets in [from, to). */
+async function readRange(log: PartitionLog, from: number, to: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let offset = from;
+  for (let guard = 0; offset < to && guard < 100_000; guard++) {
+    const r = await log.read(offset, 1 << 20);
+    if (r.batches.length === 0) break;
+    for (const batch of r.batches) {
+      const info = parseBatchHeader(batch, 0);
+      if (info.baseOffset >= to) return Buffer.concat(parts);
+      parts.push(batch);
+      offset = info.baseOffset + info.lastOffsetDelta + 1;
+    }
+  }
+  return Buffer.concat(parts);
 }
 
 async function readWholeLog(log: PartitionLog, from: number): Promise<{ bytes: Buffer; keys: Map<number, string> }> {
