@@ -83,6 +83,7 @@ export class LeaderPartition {
   private waiters: AckWaiter[] = [];
   private inflight: Proposal | null = null;
   private proposeNotBeforeMs = 0;
+  private minIsr: number;
   private resigned = false;
   private shrinkTimer: unknown;
   private readonly options: LeaderPartitionOptions;
@@ -95,6 +96,7 @@ export class LeaderPartition {
     const latest = log.latestEpoch;
     invariant(latest !== undefined && latest >= state.leaderEpoch, `assignLeaderEpoch(${state.leaderEpoch}) must precede leadership (log has ${latest})`);
     this.options = options;
+    this.minIsr = options.minInsyncReplicas;
     this.tp = options.tp;
     this.leaderEpoch = state.leaderEpoch;
     this.leaderEpochStartOffset = log.logEndOffset;
@@ -129,7 +131,14 @@ export class LeaderPartition {
   }
 
   get minInsyncReplicas(): number {
-    return this.options.minInsyncReplicas;
+    return this.minIsr;
+  }
+
+  /** A topic config change (min.insync.replicas) applies to the next write and the next HW move. */
+  setMinInsyncReplicas(n: number): void {
+    invariant(Number.isSafeInteger(n) && n >= 1, 'minInsyncReplicas must be >= 1');
+    this.minIsr = n;
+    this.maybeIncrementHighWatermark();
   }
 
   get isResigned(): boolean {
@@ -165,8 +174,8 @@ export class LeaderPartition {
     if (acks !== 0 && acks !== 1 && acks !== -1) throw new ReplicationError(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, got ${String(acks)}`);
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) throw new ReplicationError(ErrorCode.INVALID_REQUEST, `timeoutMs must be a non-negative integer, got ${timeoutMs}`);
     this.checkLeader();
-    if (acks === -1 && this.isrValue.length < this.options.minInsyncReplicas) {
-      throw new ReplicationError(ErrorCode.NOT_ENOUGH_REPLICAS, `${this.describe()}: ISR ${this.isrValue.join(',')} is smaller than min.insync.replicas ${this.options.minInsyncReplicas}`);
+    if (acks === -1 && this.isrValue.length < this.minIsr) {
+      throw new ReplicationError(ErrorCode.NOT_ENOUGH_REPLICAS, `${this.describe()}: ISR ${this.isrValue.join(',')} is smaller than min.insync.replicas ${this.minIsr}`);
     }
     let appended;
     try {
@@ -278,9 +287,9 @@ export class LeaderPartition {
     for (const id of [...this.followers.keys()]) if (!state.replicas.includes(id)) this.followers.delete(id);
     // A member that just joined was caught up a moment ago; its lag clock starts now.
     for (const id of state.isr) if (!before.includes(id)) bump(this.followers.get(id), now);
-    if (this.isrValue.length < this.options.minInsyncReplicas) {
+    if (this.isrValue.length < this.minIsr) {
       this.failWaiters(
-        new ReplicationError(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND, `${this.describe()}: ISR shrank to ${this.isrValue.join(',')}, below min.insync.replicas ${this.options.minInsyncReplicas}`),
+        new ReplicationError(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND, `${this.describe()}: ISR shrank to ${this.isrValue.join(',')}, below min.insync.replicas ${this.minIsr}`),
       );
     }
     this.maybeIncrementHighWatermark();
@@ -365,7 +374,7 @@ export class LeaderPartition {
   private maybeIncrementHighWatermark(): void {
     if (this.resigned) return;
     // KAFKA-15583: with fewer in-sync replicas than required, nothing new becomes visible.
-    if (this.isrValue.length < this.options.minInsyncReplicas) return;
+    if (this.isrValue.length < this.minIsr) return;
     const leo = this.options.log.logEndOffset;
     let min = leo;
     for (const id of this.maximalIsr) {

@@ -115,6 +115,9 @@ describe('ReplicaManager', () => {
     expect(b1?.status(tp)?.role).toBe('leader');
     expect(b1?.metrics()).toMatchObject({ underReplicatedPartitions: 1, underMinIsrPartitions: 1 });
     await expect(b1?.produce(tp, batch('a'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
+    // min.insync.replicas lowered by a config change, epochs unchanged: acks=all is accepted now.
+    await b1?.applyPartition(assignment(state({ isr: [1], leaderEpoch: 3, partitionEpoch: 5 }), 1));
+    await expect(b1?.produce(tp, batch('a'), -1, 1000)).resolves.toMatchObject({ baseOffset: 0, highWatermark: 1 });
     await b1?.applyPartition(assignment(state({ isr: [1], leader: NO_LEADER, leaderEpoch: 4, partitionEpoch: 6, offline: true })));
     expect(b1?.status(tp)?.role).toBe('offline');
     expect(b1?.metrics()).toMatchObject({ offlinePartitions: 1, leaderPartitions: 0 });

@@ -132,6 +132,10 @@ export class ReplicaManager {
     }
     const cur = h.state;
     const s = a.state;
+    if (h.minInsyncReplicas !== a.minInsyncReplicas) {
+      h.minInsyncReplicas = a.minInsyncReplicas;
+      h.leader?.setMinInsyncReplicas(a.minInsyncReplicas);
+    }
     if (cur !== null && (s.leaderEpoch < cur.leaderEpoch || (s.leaderEpoch === cur.leaderEpoch && s.partitionEpoch <= cur.partitionEpoch))) return h.chain;
     h.state = s;
     h.topicId = a.topicId;

@@ -2,6 +2,8 @@ import { forEachSeed } from '@streambus/testkit';
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimReport } from './sim-harness.js';
 
+const LONG = process.env.STREAMBUS_LONG === '1';
+
 // 200 seeds by default (~10-20 s); STREAMBUS_LONG=1 runs 10,000. A failure names its seed:
 //   SEED=<n> npx vitest run --project @streambus/broker src/replication
 // replays exactly that run.
@@ -24,6 +26,15 @@ describe('replication under crashes, partitions, message loss and leader moves (
       expect(total((r) => r.divergenceTruncations)).toBeGreaterThan(0);
       expect(total((r) => r.isrChanges)).toBeGreaterThan(0);
       expect(total((r) => r.deletes)).toBeGreaterThan(0);
+      expect(total((r) => r.prefixChecks)).toBeGreaterThan(0);
     }
-  }, 600_000);
+    if (reports.length >= 200) expect(total((r) => r.outOfRangeResets)).toBeGreaterThan(0);
+  }, LONG ? 3_600_000 : 180_000);
+
+  it('replays a seed exactly: the same faults, events and acknowledgements', async () => {
+    const a = await runSimulation({ seed: 4242 });
+    const b = await runSimulation({ seed: 4242 });
+    expect(b).toEqual(a);
+    expect(a.events).toBeGreaterThan(0);
+  });
 });
