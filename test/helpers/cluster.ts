@@ -4,7 +4,7 @@
 // fencing happen within a test's budget.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,33 @@ export function brokerBundle(): Promise<string> {
   return bundle;
 }
 
+/** Bundles left by test processes that are gone (vitest may end a worker without 'exit' hooks). */
+function removeStaleBundles(): void {
+  const dist = join(BROKER_APP_DIR, 'dist');
+  let names: string[];
+  try {
+    names = readdirSync(dist);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^e2e-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    rmSync(join(dist, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function buildBundle(): Promise<string> {
+  removeStaleBundles();
   const outdir = join(BROKER_APP_DIR, 'dist', `e2e-${process.pid}-${randomBytes(4).toString('hex')}`);
   process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
   const child = spawn(process.execPath, [join(BROKER_APP_DIR, 'build.mjs'), outdir], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -6,6 +6,7 @@
 //  - /metrics render: JSON.stringify of the same number of values.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { freePort } from '@streambus/testkit';
 import { MetricsRegistry, createBrokerMetrics } from '../src/metrics.js';
 import { median, progress, round } from './util.js';
 
@@ -88,14 +89,14 @@ async function measureStarts(
   name: string,
   starts: number,
   appDir: string,
-  makeArgs: () => string[],
+  makeArgs: () => string[] | Promise<string[]>,
   path: string,
   rssOf: (port: number) => Promise<number>,
   waitReady = false,
 ): Promise<{ startMsP50: number; startMsMin: number; readyMsP50: number | null; rssBytesP50: number }> {
   const samples: StartSample[] = [];
   for (let i = 0; i < starts; i++) {
-    samples.push(await startOnce(appDir, makeArgs(), path, rssOf, waitReady));
+    samples.push(await startOnce(appDir, await makeArgs(), path, rssOf, waitReady));
     const last = samples.at(-1);
     progress(`  ${name} start ${i + 1}/${starts}: ${last?.startMs.toFixed(1)} ms${last?.readyMs == null ? '' : `, /readyz ${last.readyMs.toFixed(1)} ms`}`);
   }
@@ -131,17 +132,19 @@ export interface ShellResult {
 export async function runShellBench(options: { mainJs: string; appDir: string; tmp: string; starts: number }): Promise<ShellResult> {
   const { mainJs, appDir, tmp, starts } = options;
   let run = 0;
-  // Every listener on loopback with an OS-picked port: other processes on this machine may hold the defaults.
-  const brokerArgs = (): string[] => [
-    ...['--data-dir', join(tmp, `shell-${run++}`), '--log-level', 'info'],
-    ...['--http-host', '127.0.0.1', '--http-port', '0', '--client-host', '127.0.0.1', '--client-port', '0', '--peer-host', '127.0.0.1', '--peer-port', '0'],
+  // Every listener on loopback with a free port: other processes on this machine may hold the
+  // defaults, and port 0 will not do for the peer port, which the broker advertises to itself
+  // (registration goes through it), so it would never turn ready.
+  const brokerArgs = async (): Promise<string[]> => [
+    ...['--data-dir', join(tmp, `shell-${run++}`), '--log-level', 'info', '--http-host', '127.0.0.1', '--http-port', '0'],
+    ...['--client-host', '127.0.0.1', '--client-port', String(await freePort()), '--peer-host', '127.0.0.1', '--peer-port', String(await freePort())],
   ];
   progress('baseline: bare node http server');
   const baseline = await measureStarts('baseline', starts, appDir, () => ['-e', BASELINE_SERVER], '/', baselineRss);
   progress('broker bundle');
-  const bundle = await measureStarts('bundle', starts, appDir, () => [mainJs, ...brokerArgs()], '/healthz', brokerRss, true);
+  const bundle = await measureStarts('bundle', starts, appDir, async () => [mainJs, ...(await brokerArgs())], '/healthz', brokerRss, true);
   progress('broker from source (tsx)');
-  const source = await measureStarts('source', starts, appDir, () => ['--conditions=@streambus/source', '--import', 'tsx', join(appDir, 'src/main.ts'), ...brokerArgs()], '/healthz', brokerRss);
+  const source = await measureStarts('source', starts, appDir, async () => ['--conditions=@streambus/source', '--import', 'tsx', join(appDir, 'src/main.ts'), ...(await brokerArgs())], '/healthz', brokerRss);
 
   progress('metrics hot path and render');
   const registry = new MetricsRegistry({ labelSetsMax: 10_000 });

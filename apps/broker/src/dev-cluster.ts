@@ -226,7 +226,8 @@ export async function runDevCluster(options: DevClusterOptions, io: DevClusterIo
 
   let failed = false;
   try {
-    const ready = await Promise.race([waitAllReady(options, running), stopSignal.then((reason) => ({ stopped: reason }))]);
+    const polling = new AbortController();
+    const ready = await Promise.race([waitAllReady(options, running, polling.signal), stopSignal.then((reason) => ({ stopped: reason }))]).finally(() => polling.abort());
     if ('stopped' in ready) {
       failed = !ready.stopped.startsWith('received');
       io.stderr(`dev-cluster: stopping before ready: ${ready.stopped}\n`);
@@ -279,10 +280,11 @@ function startBroker(here: string, options: DevClusterOptions, plan: readonly De
   return r;
 }
 
-async function waitAllReady(options: DevClusterOptions, running: readonly Running[]): Promise<{ ok: true } | { ok: false; reasons: string[] }> {
+/** Polls every /readyz until all answer 200, the deadline passes, or `signal` aborts (a stop won the race). */
+async function waitAllReady(options: DevClusterOptions, running: readonly Running[], signal: AbortSignal): Promise<{ ok: true } | { ok: false; reasons: string[] }> {
   const deadline = Date.now() + options.readyTimeoutMs;
   const last = new Map<number, string>();
-  for (;;) {
+  while (!signal.aborted) {
     const states = await Promise.all(
       running.map(async (r) => {
         if (r.exit !== undefined) return false;
@@ -300,6 +302,7 @@ async function waitAllReady(options: DevClusterOptions, running: readonly Runnin
     if (Date.now() >= deadline) return { ok: false, reasons: running.map((r) => `broker ${r.broker.id}: ${last.get(r.broker.id) ?? 'no answer'} (log: ${r.broker.logFile})`) };
     await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
+  return { ok: false, reasons: ['stopped while waiting'] };
 }
 
 function readyBanner(options: DevClusterOptions, plan: readonly DevBroker[]): string {

@@ -1,4 +1,5 @@
-import { assembleBatch, headerFieldsOf, parseBatchHeader, readRecords, type BatchInfo } from './batch.js';
+import { type Record as KafkaRecord } from '@streambus/record';
+import { decodeBatch, encodeWithGaps, parseBatchHeader } from './batch.js';
 import { type TableMeta } from './manifest.js';
 import { type EngineContext, type PartitionLog } from './partition.js';
 import { type SstWriter, type TableBatch } from './sstable.js';
@@ -81,11 +82,67 @@ function keyOf(k: Buffer): string {
   return k.toString('latin1');
 }
 
+/** Records of one batch as compaction sees them (control batches are never touched). */
+async function recordsOf(b: TableBatch, ctx: EngineContext): Promise<KafkaRecord[]> {
+  return decodeBatch(b.bytes, ctx.options);
+}
+
+interface DirtyScan {
+  /** Newest offset of each key in [dirtyFrom, cut). */
+  readonly latest: Map<string, number>;
+  /** Key compaction covers offsets below this; the map filled up at it (or it is the inputs' end). */
+  readonly cut: number;
+  /** Records in the dirty section that are superseded there or expired tombstones. */
+  readonly droppable: number;
+  readonly keyedRecords: number;
+  readonly recheckAtMs: number;
+}
+
 /**
- * cleanup.policy=compact: keeps the newest record of each key, and drops tombstones whose batch
- * is older than delete.retention.ms. Only data below the partition's compaction bound (the high
- * watermark, set by the broker) is touched. Compressed batches are kept whole: their keys are
- * not read here, so nothing in them is ever dropped (and nothing is dropped because of them).
+ * Pass 1: the newest offset of every key in the dirty section, at most compactionKeysMax keys
+ * (plus one batch's worth: a batch is taken whole or not at all, so `cut` is a batch boundary).
+ */
+async function scanDirty(log: PartitionLog, ctx: EngineContext, inputs: readonly TableMeta[], dirtyFrom: number, nowMs: number): Promise<DirtyScan> {
+  const retentionMs = log.config.deleteRetentionMs;
+  const keysMax = ctx.options.compactionKeysMax;
+  const latest = new Map<string, number>();
+  let cut = inputs.at(-1)?.nextOffset ?? dirtyFrom;
+  let droppable = 0;
+  let keyedRecords = 0;
+  let recheckAtMs = Number.POSITIVE_INFINITY;
+  for await (const b of scanTables(ctx, inputs, dirtyFrom)) {
+    if (b.info.isControl) continue;
+    const records = await recordsOf(b, ctx);
+    let fresh = 0;
+    for (const r of records) if (r.key !== null && !latest.has(keyOf(r.key))) fresh++;
+    if (fresh > 0 && latest.size > 0 && latest.size + fresh > keysMax) {
+      cut = b.info.baseOffset;
+      break;
+    }
+    for (const r of records) {
+      if (r.key === null || r.offset < dirtyFrom) continue;
+      const k = keyOf(r.key);
+      const expired = r.timestamp + retentionMs < nowMs;
+      keyedRecords++;
+      if (latest.has(k) || (r.value === null && expired)) droppable++;
+      if (r.value === null && !expired) recheckAtMs = Math.min(recheckAtMs, r.timestamp + retentionMs + 1);
+      latest.set(k, r.offset);
+    }
+  }
+  return { latest, cut, droppable, keyedRecords, recheckAtMs };
+}
+
+/**
+ * cleanup.policy=compact, in Kafka's manner: the newest offset of each key in the dirty section
+ * (offsets at or past keyCompactionCleanOffset) is mapped, then the log below the cut is
+ * rewritten keeping every record the map does not show superseded, minus tombstones older than
+ * delete.retention.ms (judged by the record's timestamp). Only data below the partition's
+ * compaction bound (the high watermark, set by the broker) is touched.
+ *
+ * Compressed batches are decoded to read their keys, but are kept whole unless every record in
+ * them is superseded: @streambus/record cannot re-encode a compressed batch with gaps in its
+ * offset deltas. A tombstone is kept while an older record of its key survives inside such a
+ * batch, so a deleted key never comes back.
  */
 export async function compactKeys(log: PartitionLog, ctx: EngineContext, nowMs: number): Promise<boolean> {
   const bound = log.compactionBound;
@@ -93,60 +150,88 @@ export async function compactKeys(log: PartitionLog, ctx: EngineContext, nowMs: 
   if (inputs.length === 0) return false;
   const signature = inputs.map((t) => t.fileNumber).join(',');
   if (signature === log.keyCompactionSignature && nowMs < log.keyCompactionRecheckAtMs) return false;
-  const retentionMs = log.config.deleteRetentionMs;
-  const latest = new Map<string, number>();
-  // Counted in the first pass so that a clean log is not rewritten just to find nothing to drop.
-  let droppable = 0;
-  let recheckAtMs = Number.POSITIVE_INFINITY;
-  for await (const b of scanTables(ctx, inputs, log.logStartOffset)) {
-    if (b.info.compression !== 0 || b.info.isControl) continue;
-    const expired = b.info.maxTimestamp + retentionMs < nowMs;
-    for (const r of readRecords(b.bytes)) {
-      if (r.key === null) continue;
-      const k = keyOf(r.key);
-      if (latest.has(k) || (r.valueIsNull && expired)) droppable++;
-      if (r.valueIsNull && !expired) recheckAtMs = Math.min(recheckAtMs, b.info.maxTimestamp + retentionMs + 1);
-      latest.set(k, b.info.baseOffset + r.offsetDelta);
-    }
-  }
-  if (droppable === 0) {
-    log.keyCompactionSignature = signature;
+  const inputsEnd = inputs.at(-1)?.nextOffset ?? 0;
+  const dirtyFrom = Math.max(log.keyCompactionCleanOffset, log.logStartOffset);
+  const hasClean = dirtyFrom > (inputs[0]?.baseOffset ?? 0) && dirtyFrom > log.logStartOffset;
+  const scan = await scanDirty(log, ctx, inputs, dirtyFrom, nowMs);
+  const mustRewrite = scan.droppable > 0 || (hasClean && (scan.keyedRecords > 0 || nowMs >= log.keyCompactionRecheckAtMs));
+  const markClean = (recheckAtMs: number, newSignature: string): void => {
+    log.keyCompactionCleanOffset = scan.cut;
     log.keyCompactionRecheckAtMs = recheckAtMs;
+    // More dirty data past the cut: the next run must not be skipped.
+    log.keyCompactionSignature = scan.cut >= inputsEnd ? newSignature : '';
+  };
+  if (!mustRewrite) {
+    markClean(hasClean ? Math.min(log.keyCompactionRecheckAtMs, scan.recheckAtMs) : scan.recheckAtMs, signature);
     return false;
   }
-  let dropped = 0;
-  async function* cleaned(): AsyncGenerator<TableBatch> {
-    for await (const b of scanTables(ctx, inputs, log.logStartOffset)) {
-      if (b.info.compression !== 0 || b.info.isControl) {
-        yield b;
-        continue;
-      }
-      const records = readRecords(b.bytes);
-      const expiredTombstones = b.info.maxTimestamp + retentionMs < nowMs;
-      const kept = records.filter((r) => {
-        if (r.key === null) return true;
-        if (latest.get(keyOf(r.key)) !== b.info.baseOffset + r.offsetDelta) return false;
-        return !(r.valueIsNull && expiredTombstones);
-      });
-      dropped += records.length - kept.length;
-      if (kept.length === records.length) yield b;
-      else if (kept.length > 0) {
-        // Offsets and timestamps are deltas from the unchanged header, so records copy verbatim.
-        const bytes = assembleBatch(headerFieldsOf(b.bytes), kept.length, kept.map((r) => b.bytes.subarray(r.start, r.end)));
-        const info: BatchInfo = parseBatchHeader(bytes, 0);
-        yield { bytes, info };
-      }
-    }
-  }
-  const outputs = await writeOutputs(log, ctx, cleaned());
-  if (dropped === 0) {
+  const result = { dropped: 0, recheckAtMs: Number.POSITIVE_INFINITY };
+  const outputs = await writeOutputs(log, ctx, rewriteBelowCut(log, ctx, inputs, scan, nowMs, result));
+  if (result.dropped === 0) {
     await discard(ctx, outputs);
+    markClean(result.recheckAtMs, signature);
     return false;
   }
   const ok = await install(log, ctx, inputs, outputs);
-  if (ok) {
-    log.keyCompactionSignature = outputs.map((t) => t.fileNumber).join(',');
-    log.keyCompactionRecheckAtMs = recheckAtMs;
-  }
+  if (ok) markClean(result.recheckAtMs, outputs.map((t) => t.fileNumber).join(','));
   return ok;
+}
+
+/** Pass 2: every batch below the cut, with superseded records and expired tombstones removed. */
+async function* rewriteBelowCut(
+  log: PartitionLog,
+  ctx: EngineContext,
+  inputs: readonly TableMeta[],
+  scan: DirtyScan,
+  nowMs: number,
+  result: { dropped: number; recheckAtMs: number },
+): AsyncGenerator<TableBatch> {
+  const retentionMs = log.config.deleteRetentionMs;
+  // Keys with a record kept inside a whole compressed batch; bounded like the map, and
+  // once full no tombstone is dropped for the rest of the run (safe, merely less compact).
+  const pinned = new Set<string>();
+  let pinnedFull = false;
+  const superseded = (r: KafkaRecord): boolean => r.key !== null && (scan.latest.get(keyOf(r.key)) ?? -1) > r.offset;
+  for await (const b of scanTables(ctx, inputs, log.logStartOffset)) {
+    if (b.info.isControl || b.info.baseOffset >= scan.cut) {
+      yield b;
+      continue;
+    }
+    const records = await recordsOf(b, ctx);
+    if (b.info.compression !== 0) {
+      if (records.length > 0 && records.every(superseded)) {
+        result.dropped += records.length;
+        continue;
+      }
+      // Every key, not only those the map shows superseded: the map covers the dirty section
+      // only, and a later tombstone in the clean section must stay just the same.
+      for (const r of records) {
+        if (r.key === null) continue;
+        const k = keyOf(r.key);
+        if (pinned.has(k)) continue;
+        if (pinned.size < ctx.options.compactionKeysMax) pinned.add(k);
+        else pinnedFull = true;
+      }
+      for (const r of records) if (r.value === null && !superseded(r)) result.recheckAtMs = Math.min(result.recheckAtMs, r.timestamp + retentionMs + 1);
+      yield b;
+      continue;
+    }
+    const kept = records.filter((r) => {
+      if (r.key === null) return true;
+      if (superseded(r)) return false;
+      if (r.value !== null) return true;
+      const expired = r.timestamp + retentionMs < nowMs;
+      if (expired && !pinnedFull && !pinned.has(keyOf(r.key))) return false;
+      // Kept: unexpired, or an older value survives in a compressed batch.
+      result.recheckAtMs = Math.min(result.recheckAtMs, expired ? Number.POSITIVE_INFINITY : r.timestamp + retentionMs + 1);
+      return true;
+    });
+    result.dropped += records.length - kept.length;
+    if (kept.length === records.length) yield b;
+    else if (kept.length > 0) {
+      // The header (baseOffset, lastOffsetDelta, timestamps, producer fields) stays; records keep their deltas.
+      const bytes = encodeWithGaps(b.bytes, kept);
+      yield { bytes, info: parseBatchHeader(bytes, 0) };
+    }
+  }
 }

@@ -47,6 +47,13 @@ export interface StorageOptions {
    * reads check block and batch headers only and leave bodies to the consumer's CRC check, as Kafka does.
    */
   readonly verifyReads?: boolean;
+  /**
+   * Distinct keys one key-compaction run may hold in memory (about 100 bytes each plus the key).
+   * Past it the run compacts the prefix whose keys fit and the rest waits for the next run.
+   */
+  readonly compactionKeysMax?: number;
+  /** Bound on one batch's decompressed records when storage decodes it (compaction, timestamp lookups). */
+  readonly decompressedBytesMax?: number;
   /** Check every SSTable footer and index when opening the engine. */
   readonly verifyTablesOnOpen?: boolean;
   readonly defaultPartitionConfig?: Partial<PartitionConfig>;
@@ -103,6 +110,8 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     maintenanceIntervalMs: positiveInt('maintenanceIntervalMs', o.maintenanceIntervalMs ?? 1000, 0),
     openTablesMax: positiveInt('openTablesMax', o.openTablesMax ?? 512),
     manifestBytesMax: positiveInt('manifestBytesMax', o.manifestBytesMax ?? 4 * MiB, 1024),
+    compactionKeysMax: positiveInt('compactionKeysMax', o.compactionKeysMax ?? 1_000_000),
+    decompressedBytesMax: positiveInt('decompressedBytesMax', o.decompressedBytesMax ?? 64 * MiB),
     verifyTablesOnOpen: o.verifyTablesOnOpen ?? true,
     verifyReads: o.verifyReads ?? true,
     defaultPartitionConfig: resolvePartitionConfig(DEFAULT_PARTITION_CONFIG, o.defaultPartitionConfig),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchOf, memEngineOptions, openMem, TP, valuesOf } from '../test/helpers.js';
-import { encodeSimpleBatch, parseBatchHeader } from './batch.js';
+import { parseBatchHeader } from './batch.js';
+import { encodeSimpleBatch } from './compat.js';
 import { StorageEngine } from './engine.js';
 import { isStorageError, StorageError } from './errors.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeSimpleBatch } from './batch.js';
+import { encodeSimpleBatch } from './compat.js';
 import { FrameType, frame, parseLog, walFrame } from './log-format.js';
 
 function log(payloads: readonly Buffer[]): Buffer {

@@ -1,4 +1,4 @@
-import { verifyBatchCrc } from './batch.js';
+import { BATCH_UNCOVERED_BYTES, verifyBatchCrc } from './batch.js';
 import { crc32c } from './bytes.js';
 import { type WritableFile } from './fs.js';
 
@@ -15,8 +15,6 @@ import { type WritableFile } from './fs.js';
  * checks. Every byte is thus checked once, not twice: checksums cost ~0.7 ms per MiB on these
  * machines, a third of an fdatasync. See docs/formats/wal.md.
  */
-/** Bytes at the start of a Kafka batch that its own CRC does not cover. */
-export const BATCH_UNCOVERED_BYTES = 21;
 export const FRAME_HEADER_BYTES = 9;
 
 export const FrameType = {

@@ -1,4 +1,4 @@
-import { type BatchInfo, setBaseOffset, splitAndValidate } from './batch.js';
+import { type BatchInfo, setBaseOffset, setPartitionLeaderEpoch, splitAndValidate } from './batch.js';
 import { asBuffer } from './bytes.js';
 import { type ResolvedOptions } from './config.js';
 import { StorageError, invalidArgument } from './errors.js';
@@ -102,7 +102,13 @@ export class PartitionLog {
   compactionBound = Number.POSITIVE_INFINITY;
   /** File numbers of the tables the last key compaction left clean; unchanged means nothing to do. */
   keyCompactionSignature = '';
-  keyCompactionRecheckAtMs = 0;
+  /** Unexpired tombstones below keyCompactionCleanOffset become droppable at this time. */
+  keyCompactionRecheckAtMs = Number.POSITIVE_INFINITY;
+  /**
+   * Key compaction has deduplicated everything below this offset (Kafka's cleaner checkpoint,
+   * kept in memory: after a restart the whole log is dirty again, which costs time, not safety).
+   */
+  keyCompactionCleanOffset = 0;
   deleted = false;
 
   constructor(
@@ -203,12 +209,12 @@ export class PartitionLog {
       let base = b.info.baseOffset;
       if (assign) {
         base = next;
-        setBaseOffset(b.bytes, 0, base);
+        setBaseOffset(b.bytes, base);
       } else if (base < next) {
         this.ctx.releaseMemory(total);
         throw new StorageError('INVALID_RECORD', `batch baseOffset ${base} is below the log end offset ${next}`);
       }
-      if (epoch !== undefined) b.bytes.writeInt32BE(epoch, 12);
+      if (epoch !== undefined) setPartitionLeaderEpoch(b.bytes, epoch);
       const info: BatchInfo = { ...b.info, baseOffset: base, partitionLeaderEpoch: epoch ?? b.info.partitionLeaderEpoch };
       next = base + info.lastOffsetDelta + 1;
       if (!Number.isSafeInteger(next)) {
@@ -334,7 +340,7 @@ export class PartitionLog {
     }
   }
 
-  /** Earliest offset whose record timestamp is >= ts (record-level for uncompressed batches), or null. */
+  /** Earliest offset whose record timestamp is >= ts (record-level, compressed batches decoded), or null. */
   async offsetForTimestamp(ts: number): Promise<number | null> {
     this.ctx.checkOpen();
     this.checkLive();
@@ -353,7 +359,7 @@ export class PartitionLog {
     }
     for (const m of this.memtable.snapshot()) {
       if (m.nextOffset <= this.start) continue;
-      const hit = offsetForTimestampInBatch(m.bytes, m.info, ts);
+      const hit = await offsetForTimestampInBatch(m.bytes, m.info, ts, this.ctx.options);
       if (hit !== null) return Math.max(hit, this.start);
     }
     return null;
@@ -603,6 +609,7 @@ export class PartitionLog {
       blockBytes: o.blockBytes,
       bloomBitsPerKey: o.bloomBitsPerKey,
       collectKeys: this.cfg.cleanupPolicy === 'compact',
+      decompressedBytesMax: o.decompressedBytesMax,
       writeBufferBytes: 1024 * 1024,
       syncBytes: 4 * 1024 * 1024,
     });
@@ -651,6 +658,8 @@ export class PartitionLog {
     this.flushedEnd = newEnd;
     this.end = newEnd;
     this.nextOffset = newEnd;
+    // Offsets past a truncation may be written again: they are dirty for key compaction.
+    this.keyCompactionCleanOffset = Math.min(this.keyCompactionCleanOffset, newEnd);
     this.start = newStart;
     this.epochList = epochs;
     await this.dropFiles(removed);

@@ -1,6 +1,5 @@
 import { posix } from 'node:path';
-import { parseBatchHeader, readRecords, verifyBatchCrc, type BatchInfo } from './batch.js';
-import { BATCH_UNCOVERED_BYTES } from './log-format.js';
+import { BATCH_UNCOVERED_BYTES, decodeBatch, parseBatchHeader, verifyBatchCrc, type BatchInfo, type DecodeLimits } from './batch.js';
 import { BloomFilter } from './bloom.js';
 import { crc32c, readI64LE, readU64LE, writeI64LE, writeU64LE } from './bytes.js';
 import { StorageError, corruption } from './errors.js';
@@ -22,6 +21,8 @@ const OFFSET_ENTRY_BYTES = 44;
 const TIME_ENTRY_BYTES = 16;
 const FLAG_BLOOM_COMPLETE = 1;
 
+const DEFAULT_LIMITS: DecodeLimits = { decompressedBytesMax: 64 * 1024 * 1024 };
+
 export function tableFileName(fileNumber: number): string {
   return `${String(fileNumber).padStart(12, '0')}.sst`;
 }
@@ -40,8 +41,9 @@ export interface SstWriterOptions {
   readonly blockBytes: number;
   /** 0 disables the bloom filter. */
   readonly bloomBitsPerKey: number;
-  /** Collect keys (uncompressed batches only) for the bloom filter. */
+  /** Collect keys for the bloom filter (compressed batches are decoded). */
   readonly collectKeys: boolean;
+  readonly decompressedBytesMax: number;
   /** Bytes buffered before one write call. */
   readonly writeBufferBytes: number;
   /** fdatasync after this many bytes while writing (the final sync covers the rest). */
@@ -62,7 +64,6 @@ export class SstWriter {
   private position = 0;
   private syncedPosition = 0;
   private keys: Buffer[] = [];
-  private bloomComplete = true;
   private minTs = Number.MAX_SAFE_INTEGER;
   private maxTs = -1;
   private batchCount = 0;
@@ -101,8 +102,7 @@ export class SstWriter {
     this.minTs = Math.min(this.minTs, info.baseTimestamp, info.maxTimestamp);
     this.maxTs = Math.max(this.maxTs, info.maxTimestamp);
     if (this.options.collectKeys && this.options.bloomBitsPerKey > 0) {
-      if (info.compression !== 0) this.bloomComplete = false;
-      else for (const r of readRecords(batch)) if (r.key !== null) this.keys.push(r.key);
+      for (const r of await decodeBatch(batch, this.options)) if (r.key !== null) this.keys.push(r.key);
     }
   }
 
@@ -133,7 +133,7 @@ export class SstWriter {
     const footer = Buffer.alloc(FOOTER_BYTES);
     SST_MAGIC.copy(footer, 0);
     footer.writeUInt16LE(SST_VERSION, 8);
-    footer.writeUInt16LE(this.bloomComplete && bloom.length > 0 ? FLAG_BLOOM_COMPLETE : 0, 10);
+    footer.writeUInt16LE(bloom.length > 0 ? FLAG_BLOOM_COMPLETE : 0, 10);
     footer.writeUInt32LE(this.blocks.length, 12);
     writeU64LE(footer, first.baseOffset, 16);
     writeU64LE(footer, last.nextOffset, 24);
@@ -238,13 +238,14 @@ export class SstReader {
     readonly nextOffset: number,
     /** Check every batch's CRC-32C on read (a full pass over the data), not only headers. */
     private readonly verifyBatches: boolean,
+    private readonly limits: DecodeLimits,
   ) {}
 
   /** Opens and checks magic, version and every checksum outside the data blocks. */
-  static async open(fs: FileSystem, path: string, verifyBatches = true): Promise<SstReader> {
+  static async open(fs: FileSystem, path: string, verifyBatches = true, limits: DecodeLimits = DEFAULT_LIMITS): Promise<SstReader> {
     const file = await fs.openRead(path);
     try {
-      return await SstReader.load(path, file, verifyBatches);
+      return await SstReader.load(path, file, verifyBatches, limits);
     } catch (err) {
       await file.close().catch(() => undefined);
       if (err instanceof StorageError) throw err;
@@ -252,7 +253,7 @@ export class SstReader {
     }
   }
 
-  private static async load(path: string, file: ReadableFile, verifyBatches: boolean): Promise<SstReader> {
+  private static async load(path: string, file: ReadableFile, verifyBatches: boolean, limits: DecodeLimits): Promise<SstReader> {
     const size = file.size;
     if (size < FOOTER_BYTES) throw corruption(path, 0, 'file shorter than an SSTable footer');
     const footer = await file.read(size - FOOTER_BYTES, FOOTER_BYTES);
@@ -292,7 +293,7 @@ export class SstReader {
       timeIndex.push(readI64LE(ti, i * TIME_ENTRY_BYTES));
     }
     const bloom = (flags & FLAG_BLOOM_COMPLETE) !== 0 && bl.length > 0 ? BloomFilter.decode(bl) : null;
-    return new SstReader(path, file, blocks, timeIndex, bloom, readU64LE(footer, 16), readU64LE(footer, 24), verifyBatches);
+    return new SstReader(path, file, blocks, timeIndex, bloom, readU64LE(footer, 16), readU64LE(footer, 24), verifyBatches, limits);
   }
 
   retain(): void {
@@ -369,7 +370,7 @@ export class SstReader {
       if (b === undefined) break;
       const buf = await this.file.read(b.position, b.length);
       for (const tb of this.splitBlock(buf, b)) {
-        const hit = offsetForTimestampInBatch(tb.bytes, tb.info, ts);
+        const hit = await offsetForTimestampInBatch(tb.bytes, tb.info, ts, this.limits);
         if (hit !== null) return hit;
       }
     }
@@ -400,11 +401,14 @@ export class SstReader {
   }
 }
 
-/** Record-level answer for uncompressed batches, batch-level otherwise. */
-export function offsetForTimestampInBatch(bytes: Buffer, info: BatchInfo, ts: number): number | null {
+/**
+ * Offset of the first record with timestamp >= ts (records decoded, compressed or not), or null
+ * when the batch's maxTimestamp is below ts. Kafka answers the same way (record timestamps,
+ * which for log-append batches are all maxTimestamp).
+ */
+export async function offsetForTimestampInBatch(bytes: Buffer, info: BatchInfo, ts: number, limits: DecodeLimits): Promise<number | null> {
   if (info.maxTimestamp < ts) return null;
-  if (info.compression !== 0) return info.baseOffset;
-  for (const r of readRecords(bytes)) if (info.baseTimestamp + r.timestampDelta >= ts) return info.baseOffset + r.offsetDelta;
+  for (const r of await decodeBatch(bytes, limits)) if (r.timestamp >= ts) return r.offset;
   return info.baseOffset;
 }
 

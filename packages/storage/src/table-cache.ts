@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { type DecodeLimits } from './batch.js';
 import { type FileSystem } from './fs.js';
 import { SstReader, tableFileName } from './sstable.js';
 
@@ -15,6 +16,7 @@ export class TableCache {
     private readonly dir: string,
     private readonly openTablesMax: number,
     private readonly verifyBatches: boolean,
+    private readonly limits: DecodeLimits,
   ) {}
 
   path(fileNumber: number): string {
@@ -32,7 +34,7 @@ export class TableCache {
     }
     let pending = this.opening.get(fileNumber);
     if (pending === undefined) {
-      pending = SstReader.open(this.fs, this.path(fileNumber), this.verifyBatches).then(async (r) => {
+      pending = SstReader.open(this.fs, this.path(fileNumber), this.verifyBatches, this.limits).then(async (r) => {
         this.opening.delete(fileNumber);
         this.open.set(fileNumber, r);
         await this.evictOverflow();

@@ -63,7 +63,8 @@ function histogram(): hdr.Histogram {
 
 export function latencyOf(h: hdr.Histogram): LatencySummary | null {
   if (h.totalCount === 0) return null;
-  const ms = (us: number): number => Math.round(us) / 1000;
+  // A percentile is the highest value equivalent to its bucket, which may exceed the exact max.
+  const ms = (us: number): number => Math.round(Math.min(us, h.maxValue)) / 1000;
   return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), p999: ms(h.getValueAtPercentile(99.9)), max: ms(h.maxValue), mean: ms(h.mean) };
 }
 

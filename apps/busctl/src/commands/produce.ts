@@ -48,10 +48,10 @@ export async function produce(ctx: CommandContext, args: ProduceArgs): Promise<v
   const started = Date.now();
   const byPartition = new Map<number, PartitionSummary>();
   let count = 0;
-  let failure: unknown;
+  let failure: Error | undefined;
   let window: Promise<void>[] = [];
   const input = args.file === undefined ? ctx.io.stdin : createReadStream(args.file);
-  const inputError = new Promise<never>((_, reject) => input.once('error', (err) => reject(new BusctlError('INPUT', `cannot read ${args.file ?? 'stdin'}: ${err.message}`, { cause: err }))));
+  const inputError = new Promise<never>((_, reject) => input.once('error', (err: Error) => reject(new BusctlError('INPUT', `cannot read ${args.file ?? 'stdin'}: ${err.message}`, { cause: err }))));
   inputError.catch(() => undefined);
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
@@ -79,7 +79,7 @@ export async function produce(ctx: CommandContext, args: ProduceArgs): Promise<v
               }
             },
             (err: unknown) => {
-              failure ??= err;
+              failure ??= err instanceof Error ? err : new BusctlError('FAILED', String(err));
             },
           ),
         );
