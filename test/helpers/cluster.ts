@@ -292,8 +292,19 @@ class Cluster implements TestCluster {
     const n = this.node(id);
     if (n.process !== undefined && n.process.exitStatus === undefined) throw new Error(`broker ${id} is still running; kill it first`);
     this.dropClient(id);
-    await this.spawn(n);
-    await this.waitReady(id);
+    // The old ports come from the ephemeral range: an outgoing connection may hold one for a
+    // moment. Bounded retries on EADDRINUSE only.
+    for (let attempt = 1; ; attempt++) {
+      await this.spawn(n);
+      try {
+        await this.waitReady(id);
+        return;
+      } catch (err) {
+        const portRace = err instanceof Error && err.message.includes('EADDRINUSE');
+        if (!portRace || attempt >= PORT_RACE_ATTEMPTS) throw err;
+        await sleep(500);
+      }
+    }
   }
 
   pause(id: number): void {

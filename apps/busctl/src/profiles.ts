@@ -47,7 +47,11 @@ export function loadProfiles(path: string): ProfileFile {
       if (!Array.isArray(list) || list.length === 0 || !list.every((b) => typeof b === 'string')) {
         throw new BusctlError('CONFIG', `${path}: profile '${name}' needs brokers: a list of host:port`);
       }
-      profiles[name] = { brokers: (list).map(checkBroker) };
+      try {
+        profiles[name] = { brokers: list.map(checkBroker) };
+      } catch (err) {
+        throw new BusctlError('CONFIG', `${path}: profile '${name}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
     }
   }
   if (raw.current !== undefined && typeof raw.current !== 'string') throw new BusctlError('CONFIG', `${path}: 'current' must be a profile name`);

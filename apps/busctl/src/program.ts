@@ -260,7 +260,8 @@ export function buildCli(io: Io, state: RunState = { error: undefined, ctx: unde
     .version(false)
     .fail((message: string | undefined, error: Error | undefined) => {
       if (error !== undefined) throw error instanceof BusctlError ? error : usageError(error.message);
-      throw usageError(message ?? 'invalid command line');
+      // yargs writes some messages over several lines; an error stays one line.
+      throw usageError((message ?? 'invalid command line').replace(/:?\s*\n\s*/g, ': '));
     });
 }
 

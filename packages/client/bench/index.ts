@@ -89,15 +89,23 @@ async function produceSdk(bus: StreamBus, topic: string): Promise<number> {
   const started = process.hrtime.bigint();
   // Many sends outstanding; buffer memory applies the backpressure.
   const inFlight = new Set<Promise<void>>();
-  while (Date.now() < endAt) {
-    const p: Promise<void> = producer.send({ topic, messages }).then(() => {
-      records += messages.length;
-      inFlight.delete(p);
-    });
+  let failure: unknown;
+  while (Date.now() < endAt && failure === undefined) {
+    const p: Promise<void> = producer.send({ topic, messages }).then(
+      () => {
+        records += messages.length;
+        inFlight.delete(p);
+      },
+      (err: unknown) => {
+        failure ??= err;
+        inFlight.delete(p);
+      },
+    );
     inFlight.add(p);
     if (inFlight.size >= 512) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await producer.close();
   return (records * RECORD_BYTES) / seconds / 1e6;
@@ -478,6 +486,9 @@ else {
     log(`[real]   p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, p99.9 ${latency.p999Ms} ms (ack p50 ${latency.ackP50Ms} ms, p99 ${latency.ackP99Ms} ms)`);
     const ratios = { ...ratiosOf(result, builderUsPerRecord), endToEndP50VsRawRoundTripP50: round(latency.p50Ms / roundTrip.p50Ms) };
     real = { readyMs: broker.readyMs, result, ratios, latency, roundTrip };
+  } catch (err) {
+    log(`[real] failed; the broker's last output:\n${broker.output()}`);
+    throw err;
   } finally {
     await bus.close();
     await broker.stop();

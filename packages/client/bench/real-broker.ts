@@ -20,6 +20,8 @@ export interface RealBroker {
   readonly pid: number;
   /** Spawn → first 200 from /readyz. */
   readonly readyMs: number;
+  /** The broker's last output (for failure reports), and how it exited if it did. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -84,6 +86,9 @@ export async function startRealBroker(): Promise<RealBroker> {
   const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-OUTPUT_CHARS_MAX));
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  // A bench that dies must not leave its broker running.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -92,6 +97,7 @@ export async function startRealBroker(): Promise<RealBroker> {
         await waitExit(child, STOP_GRACE_MS);
       }
     }
+    process.off('exit', killOnExit);
     cleanup();
   };
   try {
@@ -109,5 +115,6 @@ export async function startRealBroker(): Promise<RealBroker> {
     await stop();
     throw err;
   }
-  return { clientAddress: `127.0.0.1:${clientPort}`, pid: child.pid ?? -1, readyMs: performance.now() - started, stop };
+  const exitNote = (): string => (child.exitCode === null && child.signalCode === null ? 'running' : `exited ${child.exitCode ?? child.signalCode}`);
+  return { clientAddress: `127.0.0.1:${clientPort}`, pid: child.pid ?? -1, readyMs: performance.now() - started, output: () => `broker ${exitNote()}\n${output}`, stop };
 }

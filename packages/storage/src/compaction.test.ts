@@ -142,7 +142,7 @@ describe('key compaction with @streambus/record', () => {
     const { engine } = await openMem(5);
     const p = await engine.createPartition(TP);
     const bad = await encode([{ key: 'a', value: 'v', timestamp: T0 }], 'none');
-    bad[bad.length - 1] ^= 0xff;
+    bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 0xff, bad.length - 1);
     const err: unknown = await p.append(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).code).toBe('INVALID_RECORD');

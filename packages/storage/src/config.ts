@@ -54,6 +54,11 @@ export interface StorageOptions {
   readonly compactionKeysMax?: number;
   /** Bound on one batch's decompressed records when storage decodes it (compaction, timestamp lookups). */
   readonly decompressedBytesMax?: number;
+  /**
+   * After an SSTable read, the next span (at most this many bytes) is read in the background
+   * for a sequential consumer. One per open table: openTablesMax × readAheadBytes at worst. 0: off.
+   */
+  readonly readAheadBytes?: number;
   /** Check every SSTable footer and index when opening the engine. */
   readonly verifyTablesOnOpen?: boolean;
   readonly defaultPartitionConfig?: Partial<PartitionConfig>;
@@ -112,6 +117,7 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     manifestBytesMax: positiveInt('manifestBytesMax', o.manifestBytesMax ?? 4 * MiB, 1024),
     compactionKeysMax: positiveInt('compactionKeysMax', o.compactionKeysMax ?? 1_000_000),
     decompressedBytesMax: positiveInt('decompressedBytesMax', o.decompressedBytesMax ?? 64 * MiB),
+    readAheadBytes: positiveInt('readAheadBytes', o.readAheadBytes ?? 1 * MiB, 0),
     verifyTablesOnOpen: o.verifyTablesOnOpen ?? true,
     verifyReads: o.verifyReads ?? true,
     defaultPartitionConfig: resolvePartitionConfig(DEFAULT_PARTITION_CONFIG, o.defaultPartitionConfig),

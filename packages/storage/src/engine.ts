@@ -73,7 +73,7 @@ export class StorageEngine {
     await fs.mkdir(walDir);
     const frameBytesMax = options.appendBytesMax + FRAME_OVERHEAD_BYTES;
     const manifest = await Manifest.open(fs, dir, options.manifestBytesMax, Math.max(frameBytesMax, 64 * 1024 * 1024));
-    const engine = new StorageEngine(options, manifest, new TableCache(fs, sstDir, options.openTablesMax, options.verifyReads, options), sstDir, walDir);
+    const engine = new StorageEngine(options, manifest, new TableCache(fs, sstDir, options.openTablesMax, options.verifyReads, options, options.readAheadBytes), sstDir, walDir);
     try {
       await engine.recover(frameBytesMax);
     } catch (err) {

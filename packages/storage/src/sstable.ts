@@ -227,6 +227,7 @@ export interface TableBatch {
 /** An open SSTable: footer, indexes and bloom filter in memory, blocks read on demand. */
 export class SstReader {
   private refs = 1;
+  private ahead: { first: number; last: number; bytes: number; data: Promise<Buffer> } | null = null;
 
   private constructor(
     readonly path: string,
@@ -239,13 +240,14 @@ export class SstReader {
     /** Check every batch's CRC-32C on read (a full pass over the data), not only headers. */
     private readonly verifyBatches: boolean,
     private readonly limits: DecodeLimits,
+    private readonly readAheadBytes: number,
   ) {}
 
   /** Opens and checks magic, version and every checksum outside the data blocks. */
-  static async open(fs: FileSystem, path: string, verifyBatches = true, limits: DecodeLimits = DEFAULT_LIMITS): Promise<SstReader> {
+  static async open(fs: FileSystem, path: string, verifyBatches = true, limits: DecodeLimits = DEFAULT_LIMITS, readAheadBytes = 0): Promise<SstReader> {
     const file = await fs.openRead(path);
     try {
-      return await SstReader.load(path, file, verifyBatches, limits);
+      return await SstReader.load(path, file, verifyBatches, limits, readAheadBytes);
     } catch (err) {
       await file.close().catch(() => undefined);
       if (err instanceof StorageError) throw err;
@@ -253,7 +255,7 @@ export class SstReader {
     }
   }
 
-  private static async load(path: string, file: ReadableFile, verifyBatches: boolean, limits: DecodeLimits): Promise<SstReader> {
+  private static async load(path: string, file: ReadableFile, verifyBatches: boolean, limits: DecodeLimits, readAheadBytes: number): Promise<SstReader> {
     const size = file.size;
     if (size < FOOTER_BYTES) throw corruption(path, 0, 'file shorter than an SSTable footer');
     const footer = await file.read(size - FOOTER_BYTES, FOOTER_BYTES);
@@ -293,7 +295,7 @@ export class SstReader {
       timeIndex.push(readI64LE(ti, i * TIME_ENTRY_BYTES));
     }
     const bloom = (flags & FLAG_BLOOM_COMPLETE) !== 0 && bl.length > 0 ? BloomFilter.decode(bl) : null;
-    return new SstReader(path, file, blocks, timeIndex, bloom, readU64LE(footer, 16), readU64LE(footer, 24), verifyBatches, limits);
+    return new SstReader(path, file, blocks, timeIndex, bloom, readU64LE(footer, 16), readU64LE(footer, 24), verifyBatches, limits, readAheadBytes);
   }
 
   retain(): void {
@@ -302,7 +304,10 @@ export class SstReader {
 
   /** Drops a reference; the file closes when the last reader is done. */
   async release(): Promise<void> {
-    if (--this.refs === 0) await this.file.close();
+    if (--this.refs === 0) {
+      this.ahead = null;
+      await this.file.close();
+    }
   }
 
   /** Index of the block holding `offset` (or the first block after it). */
@@ -327,20 +332,29 @@ export class SstReader {
    */
   async read(offset: number, maxBytes: number): Promise<TableBatch[]> {
     const first = this.blockFor(offset);
-    let last = first;
-    let span = 0;
-    while (last < this.blocks.length) {
-      const b = this.blocks[last];
-      if (b === undefined || (span > 0 && span + b.length > maxBytes + 4)) break;
-      span += b.length;
-      last++;
-    }
     if (first >= this.blocks.length) return [];
-    const start = this.blocks[first]?.position ?? 0;
-    const buf = await this.file.read(start, span);
+    const ahead = this.ahead;
+    this.ahead = null;
+    let span: { last: number; bytes: number; data: Promise<Buffer> };
+    if (ahead !== null && ahead.first === first) {
+      span = ahead;
+    } else {
+      const plan = this.spanFrom(first, maxBytes);
+      span = { ...plan, data: this.file.read(this.blockPosition(first), plan.bytes) };
+    }
+    // Sequential consumers come back for the next span: start reading it now, so the disk
+    // works while this one is checked and handed out (one read-ahead per table, bounded).
+    if (this.readAheadBytes > 0 && span.last < this.blocks.length) {
+      const plan = this.spanFrom(span.last, Math.min(maxBytes, this.readAheadBytes));
+      const data = this.file.read(this.blockPosition(span.last), plan.bytes);
+      data.catch(() => undefined); // surfaced when (if) the read-ahead is used
+      this.ahead = { first: span.last, ...plan, data };
+    }
+    const buf = await span.data;
+    const start = this.blockPosition(first);
     const out: TableBatch[] = [];
     let taken = 0;
-    for (let i = first; i < last; i++) {
+    for (let i = first; i < span.last; i++) {
       const b = this.blocks[i];
       if (b === undefined) break;
       for (const tb of this.splitBlock(buf.subarray(b.position - start, b.position - start + b.length), b)) {
@@ -351,6 +365,23 @@ export class SstReader {
       }
     }
     return out;
+  }
+
+  private blockPosition(index: number): number {
+    return this.blocks[index]?.position ?? 0;
+  }
+
+  /** Blocks from `first` whose bytes fit maxBytes (always at least one). */
+  private spanFrom(first: number, maxBytes: number): { last: number; bytes: number } {
+    let last = first;
+    let bytes = 0;
+    while (last < this.blocks.length) {
+      const b = this.blocks[last];
+      if (b === undefined || (bytes > 0 && bytes + b.length > maxBytes + 4)) break;
+      bytes += b.length;
+      last++;
+    }
+    return { last, bytes };
   }
 
   /** Every batch in the table, block by block (compaction, rewriting). */

@@ -17,6 +17,7 @@ export class TableCache {
     private readonly openTablesMax: number,
     private readonly verifyBatches: boolean,
     private readonly limits: DecodeLimits,
+    private readonly readAheadBytes: number,
   ) {}
 
   path(fileNumber: number): string {
@@ -34,7 +35,7 @@ export class TableCache {
     }
     let pending = this.opening.get(fileNumber);
     if (pending === undefined) {
-      pending = SstReader.open(this.fs, this.path(fileNumber), this.verifyBatches, this.limits).then(async (r) => {
+      pending = SstReader.open(this.fs, this.path(fileNumber), this.verifyBatches, this.limits, this.readAheadBytes).then(async (r) => {
         this.opening.delete(fileNumber);
         this.open.set(fileNumber, r);
         await this.evictOverflow();

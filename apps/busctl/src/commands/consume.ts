@@ -19,6 +19,8 @@ export interface ConsumeArgs {
   fetchMode: 'poll' | 'stream';
 }
 
+const END_SWEEP_INTERVAL_MS = 500;
+
 interface Range {
   partition: number;
   start: number;
@@ -87,11 +89,23 @@ export async function consume(ctx: CommandContext, args: ConsumeArgs): Promise<v
     ctx.io.signal.addEventListener('abort', onAbort, { once: true });
     const ends = new Map(ranges.map((r) => [r.partition, r.end]));
     let open = ranges.length;
+    // Without --follow, a partition whose last offsets hold no record (compacted away, or
+    // transaction markers) yields nothing more; its position still reaches the end.
+    const sweep = args.follow
+      ? undefined
+      : setInterval(() => {
+          for (const lag of consumer.lags()) {
+            const end = ends.get(lag.partition);
+            if (end === undefined || end < 0 || lag.position === undefined || lag.position < end) continue;
+            ends.set(lag.partition, -1);
+            if (--open === 0) stop.abort();
+          }
+        }, END_SWEEP_INTERVAL_MS);
     try {
       consumer.assign(ranges.map((r) => ({ topic: args.topic, partition: r.partition, offset: r.start })));
       for await (const r of consumer.records({ signal: stop.signal })) {
         const end = ends.get(r.partition);
-        if (end !== undefined && r.offset >= end) continue;
+        if (end !== undefined && (end < 0 || r.offset >= end)) continue;
         await ctx.io.stdout(formatRecord(ctx, args, r, separator));
         count++;
         if (args.maxMessages !== undefined && count >= args.maxMessages) break;
@@ -105,6 +119,7 @@ export async function consume(ctx: CommandContext, args: ConsumeArgs): Promise<v
     } catch (err) {
       if (!(isAbortLike(err) && stop.signal.aborted)) throw err;
     } finally {
+      if (sweep !== undefined) clearInterval(sweep);
       ctx.io.signal.removeEventListener('abort', onAbort);
       await consumer.close();
     }
