@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { FakeBroker } from '@streambus/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Io } from './io.js';
@@ -19,7 +19,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(argv: string[], options: { env?: Record<string, string>; stdin?: string; tty?: boolean } = {}): Promise<Captured> {
+async function run(argv: string[], options: { env?: Record<string, string>; stdin?: string | Readable; tty?: boolean; signal?: AbortSignal } = {}): Promise<Captured> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
@@ -29,11 +29,11 @@ async function run(argv: string[], options: { env?: Record<string, string>; stdi
     stderr: (t) => {
       stderr += t;
     },
-    stdin: Readable.from([options.stdin ?? '']),
+    stdin: options.stdin instanceof Readable ? options.stdin : Readable.from([options.stdin ?? '']),
     env: { BUSCTL_CONFIG: join(dir, 'busctl.yaml'), ...options.env },
     stdoutIsTty: options.tty ?? false,
     stderrIsTty: options.tty ?? false,
-    signal: new AbortController().signal,
+    signal: options.signal ?? new AbortController().signal,
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
@@ -119,6 +119,19 @@ describe('against the SDK fake cluster', () => {
     const r = await run(['produce', 'existing', '--key-separator', ':'], { env: env(), stdin: 'a:1\nbroken\n' });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("busctl: line 2 has no key separator ':'\n");
+  });
+
+  it('Ctrl-C ends an interactive produce and still delivers what was read', async () => {
+    const stdin = new PassThrough();
+    const interrupt = new AbortController();
+    stdin.write('first\nsecond\n');
+    const pending = run(['produce', 'existing', '--partition', '0', '--format', 'json'], { env: env(), stdin, signal: interrupt.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    interrupt.abort();
+    const r = await pending;
+    stdin.destroy();
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ topic: 'existing', count: 2 });
   });
 
   it('prints the produce summary on a terminal, and nothing on stderr otherwise', async () => {

@@ -1,4 +1,4 @@
-import { type BatchInfo, setBaseOffset, setPartitionLeaderEpoch, splitAndValidate } from './batch.js';
+import { type BatchInfo, setBaseOffset, setPartitionLeaderEpoch, splitAndValidate, splitVerified } from './batch.js';
 import { asBuffer } from './bytes.js';
 import { type ResolvedOptions } from './config.js';
 import { StorageError, invalidArgument } from './errors.js';
@@ -268,7 +268,7 @@ export class PartitionLog {
     if (this.flushedWal !== null && (position.seq < this.flushedWal.seq || (position.seq === this.flushedWal.seq && position.offset <= this.flushedWal.offset))) return;
     let entries: { bytes: Buffer; info: BatchInfo }[];
     try {
-      entries = splitAndValidate(batches);
+      entries = splitVerified(batches);
     } catch (err) {
       throw new StorageError('CORRUPTION', `WAL record in ${path} at ${position.offset} holds an invalid batch`, { file: path, position: position.offset, cause: err });
     }

@@ -60,10 +60,19 @@ export async function listWalFiles(fs: FileSystem, dir: string): Promise<number[
  */
 export async function* replayWal(fs: FileSystem, dir: string, frameBytesMax: number): AsyncGenerator<WalRecord> {
   const seqs = await listWalFiles(fs, dir);
+  const read = (i: number): Promise<Buffer> | null => {
+    if (i >= seqs.length) return null;
+    const p = fs.readFile(posix.join(dir, walFileName(seqs[i] ?? 0)));
+    p.catch(() => undefined); // surfaced when awaited below
+    return p;
+  };
+  // The next file is read while this one is checked and replayed (two files in memory at most).
+  let next = read(0);
   for (let i = 0; i < seqs.length; i++) {
     const seq = seqs[i] ?? 0;
     const path = posix.join(dir, walFileName(seq));
-    const buf = await fs.readFile(path);
+    const buf = await (next ?? fs.readFile(path));
+    next = read(i + 1);
     const parsed = parseLog(buf, frameBytesMax);
     const last = i === seqs.length - 1;
     if (parsed.tail.kind === 'corrupt') throw corruption(path, parsed.tail.position, 'corrupt WAL frame followed by valid frames');

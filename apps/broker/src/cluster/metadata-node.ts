@@ -128,7 +128,7 @@ export class MetadataNode implements MetadataComponent {
     const { config } = this.ctx;
     const self = config.brokerId;
     const isVoter = this.voterIds.includes(self);
-    this.transport = new GrpcRaftTransport(self, config.clusterId, { peerAddress: (id) => this.peerAddress(id) }, this.logger);
+    this.transport = new GrpcRaftTransport(self, config.clusterId, { peerAddress: (id) => this.peerAddressOf(id) }, this.logger);
     const electionTicks = config.raft.electionTicks;
     this.raft = await RaftNode.start({
       id: self,
@@ -277,14 +277,15 @@ export class MetadataNode implements MetadataComponent {
   private forwardClient(brokerId: number): RaftTransportClient | undefined {
     let c = this.forwardClients.get(brokerId);
     if (c !== undefined) return c;
-    const address = this.peerAddress(brokerId);
+    const address = this.peerAddressOf(brokerId);
     if (address === undefined) return undefined;
     c = createRaftTransportClient(address);
     this.forwardClients.set(brokerId, c);
     return c;
   }
 
-  private peerAddress(brokerId: number): string | undefined {
+  /** The peer listener (host:port) of a broker: bootstrap voters by config, others by registration. */
+  peerAddressOf(brokerId: number): string | undefined {
     const voter = this.ctx.config.bootstrapVoters.find((v) => v.id === brokerId);
     if (voter !== undefined) return `${voter.host}:${voter.port}`;
     const reg = this.state.brokers.get(brokerId);
@@ -368,6 +369,8 @@ export class MetadataNode implements MetadataComponent {
           });
           if (outcome.result.type === 'RegisterBroker') this.brokerEpoch = outcome.result.brokerEpoch;
           this.logger.info({ brokerEpoch: this.brokerEpoch, incarnationId: this.incarnationId }, 'broker registered');
+          // The first heartbeat unfences the broker; sending it now saves a heartbeat interval of start-up.
+          void this.heartbeat();
           return;
         } catch (err) {
           if (this.stopped) return;

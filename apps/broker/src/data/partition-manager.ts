@@ -3,19 +3,14 @@ import { effectiveTopicConfig, localChanges, type MetadataDelta, type MetadataSt
 import { type PartitionConfig, type PartitionLog, type StorageEngine, StorageError } from '@streambus/storage';
 import { ErrorCode, StreamBusError } from '@streambus/protocol';
 
-export type ReplicaRole = 'leader' | 'follower';
-
 /**
- * One partition replica hosted by this broker: its log, its role and epochs as the metadata
- * says, its high watermark, and the waiters (long-poll fetches, acks=all produces) woken
- * when the log or the high watermark moves.
+ * One partition replica hosted by this broker: its log, the metadata view of the partition
+ * and its topic config, and the waiters (long-poll fetches) woken when the log or the high
+ * watermark moves. Leadership itself is the replication layer's (ReplicaManager).
  */
 export class LocalReplica {
-  role: ReplicaRole;
   state: PartitionState;
   config: TopicConfig;
-  /** Consumers see offsets below it only. */
-  highWatermark: number;
   private waiters = new Set<() => void>();
 
   constructor(
@@ -23,20 +18,11 @@ export class LocalReplica {
     readonly topicId: string,
     readonly partition: number,
     readonly log: PartitionLog,
-    role: ReplicaRole,
     state: PartitionState,
     config: TopicConfig,
   ) {
-    this.role = role;
     this.state = state;
     this.config = config;
-    // Single-replica partitions have everything committed that is on disk; with replication the
-    // leader starts from its own log end too and followers' fetches only move it forward.
-    this.highWatermark = log.logEndOffset;
-  }
-
-  get leaderEpoch(): number {
-    return this.state.leaderEpoch;
   }
 
   /** Resolves on the next change to the log or high watermark, or after `timeoutMs`. */
@@ -59,14 +45,6 @@ export class LocalReplica {
     this.waiters = new Set();
     for (const w of ws) w();
   }
-
-  /** Moves the high watermark forward (never back) and wakes waiters. */
-  advanceHighWatermark(offset: number): void {
-    if (offset > this.highWatermark) {
-      this.highWatermark = offset;
-      this.notify();
-    }
-  }
 }
 
 export function partitionConfigOf(config: TopicConfig): Partial<PartitionConfig> {
@@ -79,18 +57,17 @@ export function partitionConfigOf(config: TopicConfig): Partial<PartitionConfig>
   };
 }
 
+/** Told about every metadata view of a hosted replica, in metadata log order. */
 export interface ReplicaListener {
-  becameLeader?(replica: LocalReplica): Promise<void> | void;
-  becameFollower?(replica: LocalReplica): Promise<void> | void;
-  removed?(replica: LocalReplica): Promise<void> | void;
+  updated(replica: LocalReplica): Promise<void> | void;
+  removed(replica: { readonly topic: string; readonly partition: number }): Promise<void> | void;
 }
 
 /**
  * Keeps the broker's partition logs in step with the metadata image: opens or creates a log
- * for every replica assigned here, makes it leader (recording the leader epoch in the log's
- * epoch cache before any write in that epoch) or follower, applies config changes, and
- * deletes the logs of deleted topics and removed replicas. Changes are applied one at a
- * time, in metadata log order.
+ * for every replica assigned here, hands every view of it to the listeners (replication
+ * decides leader or follower), applies config changes, and deletes the logs of deleted topics
+ * and removed replicas. Changes are applied one at a time, in metadata log order.
  */
 export class PartitionManager {
   private readonly replicas = new Map<string, LocalReplica>();
@@ -133,15 +110,20 @@ export class PartitionManager {
   /** Feed of metadata changes (from MetadataNode.onChange). */
   onMetadata(event: { delta: MetadataDelta; state: MetadataState } | { reset: true; state: MetadataState }): void {
     const state = event.state;
-    this.chain = this.chain
-      .then(() => ('reset' in event ? this.reconcile(state) : this.applyDelta(event.delta, state)))
-      .catch((err: unknown) => this.logger.error({ err }, 'applying a metadata change to local partitions failed'))
-      .then(() => this.markApplied(state.appliedIndex));
+    this.enqueue(() => ('reset' in event ? this.reconcile(state) : this.applyDelta(event.delta, state)), state.appliedIndex);
   }
 
-  /** Waits for queued metadata changes to be applied. */
-  async settle(): Promise<void> {
-    await this.chain;
+  /** Re-sends every hosted replica's current view to the listeners (a listener that starts late). */
+  resync(state: MetadataState): Promise<void> {
+    return this.enqueue(() => this.reconcile(state), state.appliedIndex);
+  }
+
+  private enqueue(work: () => Promise<void>, index: number): Promise<void> {
+    this.chain = this.chain
+      .then(work)
+      .catch((err: unknown) => this.logger.error({ err }, 'applying a metadata change to local partitions failed'))
+      .then(() => this.markApplied(index));
+    return this.chain;
   }
 
   private markApplied(index: number): void {
@@ -158,32 +140,48 @@ export class PartitionManager {
   private async applyDelta(delta: MetadataDelta, state: MetadataState): Promise<void> {
     const changes = localChanges(delta, state, this.brokerId);
     for (const d of changes.deletes) await this.remove(d.topicName, d.partition);
-    for (const l of changes.leaders) await this.ensure(state, l.topicId, l.topicName, l.state);
-    for (const f of changes.followers) await this.ensure(state, f.topicId, f.topicName, f.state);
-    for (const name of delta.configsChanged) {
-      const topic = [...state.topics.values()].find((t) => t.topicId === name || t.name === name);
+    for (const l of [...changes.leaders, ...changes.followers]) await this.ensure(state, l.topicId, l.topicName, l.state);
+    for (const changed of delta.configsChanged) {
+      const topic = state.topics.get(changed) ?? [...state.topics.values()].find((t) => t.name === changed);
       if (topic === undefined) continue;
       const config = effectiveTopicConfig(topic.configs);
       for (const r of this.replicas.values()) {
         if (r.topicId !== topic.topicId) continue;
         r.config = config;
         await r.log.setConfig({ ...r.log.config, ...partitionConfigOf(config) });
+        for (const l of this.listeners) await l.updated(r);
       }
     }
   }
 
-  /** Full resync after a metadata snapshot was installed. */
-  async reconcile(state: MetadataState): Promise<void> {
-    const wanted = new Set<string>();
+  /**
+   * Full resync (after a metadata snapshot was installed, or for a late listener). It never
+   * deletes a log the image does not mention: during start-up the image may be a snapshot
+   * older than the log's topic, whose creation is still to be replayed. Logs of topics deleted
+   * while this broker was away are removed by `removeOrphans` once the image has caught up.
+   */
+  private async reconcile(state: MetadataState): Promise<void> {
+    const wanted = wantedKeys(state, this.brokerId);
     for (const topic of state.topics.values()) {
-      for (const p of topic.partitions) {
-        if (!p.replicas.includes(this.brokerId)) continue;
-        wanted.add(key(topic.name, p.partition));
-        await this.ensure(state, topic.topicId, topic.name, p);
-      }
+      for (const p of topic.partitions) if (p.replicas.includes(this.brokerId)) await this.ensure(state, topic.topicId, topic.name, p);
     }
     for (const r of [...this.replicas.values()]) if (!wanted.has(key(r.topic, r.partition))) await this.remove(r.topic, r.partition);
-    for (const tp of this.storage.listPartitions()) if (!wanted.has(key(tp.topic, tp.partition))) await this.remove(tp.topic, tp.partition);
+  }
+
+  /**
+   * Deletes logs no topic in the image claims (their topic was deleted while this broker was
+   * down, and the deletion reached it inside a snapshot). Call only once the image has caught
+   * up with the metadata log, i.e. after the broker's own registration was applied.
+   */
+  removeOrphans(state: MetadataState): Promise<void> {
+    return this.enqueue(async () => {
+      const wanted = wantedKeys(state, this.brokerId);
+      for (const tp of this.storage.listPartitions()) {
+        if (wanted.has(key(tp.topic, tp.partition))) continue;
+        this.logger.warn({ topic: tp.topic, partition: tp.partition }, 'removing the log of a partition no topic claims');
+        await this.remove(tp.topic, tp.partition);
+      }
+    }, state.appliedIndex);
   }
 
   private async ensure(state: MetadataState, topicId: string, topicName: string, p: PartitionState): Promise<void> {
@@ -192,33 +190,21 @@ export class PartitionManager {
     const config = effectiveTopicConfig(topic.configs);
     const k = key(topicName, p.partition);
     let replica = this.replicas.get(k);
-    const role: ReplicaRole = p.leader === this.brokerId ? 'leader' : 'follower';
     if (replica !== undefined && replica.topicId !== topicId) {
       // Same name, new topic id: the old topic was deleted and re-created.
       await this.remove(topicName, p.partition);
       replica = undefined;
     }
-    const fresh = replica === undefined;
     if (replica === undefined) {
       const tp = { topic: topicName, partition: p.partition };
       const exists = this.storage.listPartitions().some((x) => x.topic === topicName && x.partition === p.partition);
       const log = exists ? this.storage.partition(tp) : await this.storage.createPartition(tp, partitionConfigOf(config));
-      replica = new LocalReplica(topicName, topicId, p.partition, log, role, p, config);
+      replica = new LocalReplica(topicName, topicId, p.partition, log, p, config);
       this.replicas.set(k, replica);
     }
-    const epochChanged = replica.state.leaderEpoch !== p.leaderEpoch || replica.role !== role;
     replica.state = p;
     replica.config = config;
-    if (!fresh && !epochChanged) return;
-    replica.role = role;
-    if (role === 'leader') {
-      await replica.log.assignLeaderEpoch(p.leaderEpoch);
-      this.logger.info({ topic: topicName, partition: p.partition, leaderEpoch: p.leaderEpoch }, 'became leader');
-      for (const l of this.listeners) await l.becameLeader?.(replica);
-    } else {
-      this.logger.info({ topic: topicName, partition: p.partition, leaderEpoch: p.leaderEpoch, leader: p.leader }, 'became follower');
-      for (const l of this.listeners) await l.becameFollower?.(replica);
-    }
+    for (const l of this.listeners) await l.updated(replica);
     replica.notify();
   }
 
@@ -226,10 +212,8 @@ export class PartitionManager {
     const k = key(topic, partition);
     const replica = this.replicas.get(k);
     this.replicas.delete(k);
-    if (replica !== undefined) {
-      for (const l of this.listeners) await l.removed?.(replica);
-      replica.notify();
-    }
+    for (const l of this.listeners) await l.removed({ topic, partition });
+    replica?.notify();
     try {
       await this.storage.deletePartition({ topic, partition });
       this.logger.info({ topic, partition }, 'partition log deleted');
@@ -237,6 +221,12 @@ export class PartitionManager {
       if (!(err instanceof StorageError && err.code === 'PARTITION_NOT_FOUND')) throw err;
     }
   }
+}
+
+function wantedKeys(state: MetadataState, brokerId: number): Set<string> {
+  const wanted = new Set<string>();
+  for (const topic of state.topics.values()) for (const p of topic.partitions) if (p.replicas.includes(brokerId)) wanted.add(key(topic.name, p.partition));
+  return wanted;
 }
 
 function key(topic: string, partition: number): string {

@@ -29,6 +29,8 @@ export interface LeaderPartitionOptions {
   readonly alterPartition: AlterPartitionFn;
   /** Called after an append lands in the leader's log (wakes long-polling fetches). */
   readonly onAppend?: () => void;
+  /** Called after the high watermark moved forward (wakes consumers' long polls). */
+  readonly onHighWatermark?: (highWatermark: number) => void;
   /** Called with every accepted ISR change (metrics). */
   readonly onIsrChange?: (kind: 'shrink' | 'expand', isr: readonly number[]) => void;
 }
@@ -385,6 +387,7 @@ export class LeaderPartition {
     invariant(min <= leo, `high watermark ${min} beyond log end ${leo}`);
     this.hw = min;
     this.completeWaiters();
+    this.options.onHighWatermark?.(min);
   }
 
   private completeWaiters(): void {

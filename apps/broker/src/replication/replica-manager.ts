@@ -38,6 +38,8 @@ export interface ReplicaManagerOptions {
    * from a replaced process (its reported position may be gone) and get STALE_BROKER_EPOCH.
    */
   readonly brokerEpochOf?: (brokerId: number) => number | undefined;
+  /** Called when a led partition's high watermark moves forward (wakes consumers' long polls). */
+  readonly onHighWatermark?: (tp: TopicPartitionRef, highWatermark: number) => void;
   /** Observes every follower outcome (metrics, simulation traces). */
   readonly onFollowerOutcome?: (tp: TopicPartitionRef, outcome: FollowerOutcome) => void;
 }
@@ -160,6 +162,25 @@ export class ReplicaManager {
     return h.chain;
   }
 
+  /**
+   * The partition is no longer hosted here (its topic was deleted or the replica moved away):
+   * stop leading or following it and forget it, so a re-created topic starts afresh.
+   */
+  async removePartition(tp: TopicPartitionRef): Promise<void> {
+    const key = partitionKeyOf(tp);
+    const h = this.hosted.get(key);
+    if (h === undefined) return;
+    h.state = null;
+    h.transitionsPending++;
+    h.chain = h.chain
+      .then(() => this.becomeNone(h, 'none'))
+      .finally(() => {
+        h.transitionsPending--;
+      });
+    await h.chain;
+    if (this.hosted.get(key) === h) this.hosted.delete(key);
+  }
+
   /** The broker lost its session (fenced): nothing it leads is acknowledged until metadata says so again. */
   fence(): void {
     for (const h of this.hosted.values()) {
@@ -217,6 +238,7 @@ export class ReplicaManager {
       scheduler: this.options.scheduler,
       alterPartition: this.options.alterPartition,
       onAppend: () => this.wakeFetches(h.key),
+      onHighWatermark: (hw) => this.options.onHighWatermark?.(h.tp, hw),
       onIsrChange: (kind) => {
         if (kind === 'shrink') this.shrinks++;
         else this.expands++;

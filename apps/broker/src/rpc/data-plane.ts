@@ -18,33 +18,22 @@ import {
   type ListOffsetsRequest,
   type ListOffsetsResponse,
 } from '@streambus/protocol';
+import { type MetadataNode } from '../cluster/metadata-node.js';
 import { type BrokerMetrics } from '../metrics.js';
 import { type LocalReplica, type PartitionManager } from '../data/partition-manager.js';
+import { type ReplicationService } from '../replication-service.js';
+import { type Acks, type LeaderPartition, ReplicationError } from '../replication/index.js';
 
-export type Acks = 0 | 1 | -1;
-
-/** What the leader does with an accepted produce; replication replaces the single-copy default. */
-export interface LeaderAppender {
-  append(replica: LocalReplica, batches: Buffer[], acks: Acks, timeoutMs: number): Promise<{ baseOffset: number }>;
+/** A partition this broker leads right now: the local replica and its leader state. */
+interface Led {
+  readonly replica: LocalReplica;
+  readonly leader: LeaderPartition;
 }
-
-/** Single-copy leader: the high watermark is the log end offset. */
-export const singleCopyAppender: LeaderAppender = {
-  async append(replica, batches) {
-    const result = await replica.log.append(batches, { assignOffsets: true, leaderEpoch: replica.leaderEpoch });
-    replica.advanceHighWatermark(result.logEndOffset);
-    return { baseOffset: result.baseOffsets[0] ?? result.logEndOffset };
-  },
-};
 
 /** Upper bound of one long-poll wait, whatever the client asks. */
 const FETCH_WAIT_MS_MAX = 30_000;
 const PRODUCE_TIMEOUT_MS_DEFAULT = 30_000;
 
-function leaderHint(replica: LocalReplica | undefined): { leaderId: number; leaderEpoch: number } | undefined {
-  if (replica === undefined) return undefined;
-  return { leaderId: replica.state.leader, leaderEpoch: replica.state.leaderEpoch };
-}
 
 /**
  * Produce, fetch and list-offsets for the partitions this broker leads. One request carries
@@ -52,33 +41,39 @@ function leaderHint(replica: LocalReplica | undefined): { leaderId: number; lead
  * others.
  */
 export class DataPlane {
-  appender: LeaderAppender = singleCopyAppender;
-
   constructor(
     private readonly partitions: PartitionManager,
+    private readonly replication: ReplicationService,
+    private readonly metadata: MetadataNode,
     private readonly metrics: BrokerMetrics,
     private readonly logger: Logger,
-    private readonly knownTopic: (topic: string) => boolean,
-    private readonly leaderOf: (topic: string, partition: number) => { leaderId: number; leaderEpoch: number } | undefined,
   ) {}
 
   /**
-   * The replica if this broker leads it in the given epoch; otherwise a typed error saying
-   * where to go (NOT_LEADER_OR_FOLLOWER with the leader), or that the epoch is stale/unknown.
+   * The partition if this broker leads it (in the given epoch, when one is given); otherwise
+   * a typed error saying where to go: NOT_LEADER_OR_FOLLOWER with the leader the metadata
+   * names, LEADER_NOT_AVAILABLE while no leader serves, or FENCED/UNKNOWN_LEADER_EPOCH.
    */
-  leaderReplica(topic: string, partition: number, currentLeaderEpoch: number | undefined): LocalReplica {
+  led(topic: string, partition: number, currentLeaderEpoch: number | undefined): Led {
+    const image = this.metadata.image;
+    const topicId = image.topicIdsByName.get(topic);
+    if (topicId === undefined) throw new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${topic} does not exist`);
+    const state = image.topics.get(topicId)?.partitions[partition];
+    if (state === undefined) throw new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${topic} has no partition ${partition}`);
+    const hint = { leaderId: state.leader, leaderEpoch: state.leaderEpoch };
     const replica = this.partitions.get(topic, partition);
-    if (replica === undefined || replica.role !== 'leader') {
-      if (!this.knownTopic(topic)) throw new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${topic} does not exist`);
-      const hint = replica !== undefined ? leaderHint(replica) : this.leaderOf(topic, partition);
-      if (hint === undefined) throw new StreamBusError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${topic} has no partition ${partition}`);
-      throw new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker does not lead ${topic}-${partition}; broker ${hint.leaderId} does`, hint);
+    const leader = replica === undefined || !this.replication.running ? undefined : this.replication.replicas.leaderOf({ topic, partition });
+    if (replica === undefined || leader === undefined) {
+      if (state.leader < 0) throw new StreamBusError(ErrorCode.LEADER_NOT_AVAILABLE, `${topic}-${partition} has no leader right now`);
+      // The metadata names this broker, but leadership is still being taken up: retry shortly.
+      if (state.leader === this.metadata.brokerId) throw new StreamBusError(ErrorCode.LEADER_NOT_AVAILABLE, `broker ${state.leader} is taking up leadership of ${topic}-${partition}`);
+      throw new StreamBusError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker does not lead ${topic}-${partition}; broker ${state.leader} does`, hint);
     }
-    if (currentLeaderEpoch !== undefined && currentLeaderEpoch !== replica.leaderEpoch) {
-      const code = currentLeaderEpoch < replica.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
-      throw new StreamBusError(code, `request epoch ${currentLeaderEpoch}, leader epoch of ${topic}-${partition} is ${replica.leaderEpoch}`, leaderHint(replica));
+    if (currentLeaderEpoch !== undefined && currentLeaderEpoch !== leader.leaderEpoch) {
+      const code = currentLeaderEpoch < leader.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+      throw new StreamBusError(code, `request epoch ${currentLeaderEpoch}, leader epoch of ${topic}-${partition} is ${leader.leaderEpoch}`, { leaderId: this.metadata.brokerId, leaderEpoch: leader.leaderEpoch });
     }
-    return replica;
+    return { replica, leader };
   }
 
   // ---- produce --------------------------------------------------------------------------
@@ -103,9 +98,10 @@ export class DataPlane {
     const started = performance.now();
     let replica: LocalReplica | undefined;
     try {
-      replica = this.leaderReplica(p.topic, p.partition, p.currentLeaderEpoch);
+      const led = this.led(p.topic, p.partition, p.currentLeaderEpoch);
+      replica = led.replica;
       const batches = await this.validateBatches(replica, p.records);
-      const { baseOffset } = await this.appender.append(replica, batches, acks, timeoutMs);
+      const { baseOffset } = await this.replication.replicas.produce({ topic: p.topic, partition: p.partition }, batches, acks, timeoutMs);
       let records = 0;
       for (const b of batches) records += b.readInt32BE(57);
       this.metrics.bytesIn?.inc({ topic: p.topic }, p.records.length);
@@ -199,8 +195,9 @@ export class DataPlane {
     const base = { topic: p.topic, partition: p.partition, lastStableOffset: -1, records: Buffer.alloc(0) };
     let replica: LocalReplica | undefined;
     try {
-      replica = this.leaderReplica(p.topic, p.partition, p.currentLeaderEpoch);
-      const hw = replica.highWatermark;
+      const led = this.led(p.topic, p.partition, p.currentLeaderEpoch);
+      replica = led.replica;
+      const hw = led.leader.highWatermark;
       const start = replica.log.logStartOffset;
       if (p.fetchOffset < start || p.fetchOffset > hw) {
         return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `offset ${p.fetchOffset} is outside [${start}, ${hw}] of ${p.topic}-${p.partition}`, highWatermark: hw, lastStableOffset: hw, logStartOffset: start };
@@ -253,17 +250,17 @@ export class DataPlane {
   private async listPartitionOffset(p: ListOffsetsPartition): Promise<ListOffsetsPartitionResponse> {
     const base = { topic: p.topic, partition: p.partition, errorCode: ErrorCode.NONE, errorMessage: '', timestampMs: -1, leaderEpoch: -1 };
     try {
-      const replica = this.leaderReplica(p.topic, p.partition, p.currentLeaderEpoch);
+      const { replica, leader } = this.led(p.topic, p.partition, p.currentLeaderEpoch);
       const log = replica.log;
       switch (p.spec) {
         case OffsetSpec.EARLIEST:
-          return { ...base, offset: log.logStartOffset, leaderEpoch: replica.leaderEpoch };
+          return { ...base, offset: log.logStartOffset, leaderEpoch: leader.leaderEpoch };
         case OffsetSpec.LATEST:
         case OffsetSpec.UNSPECIFIED:
-          return { ...base, offset: replica.highWatermark, leaderEpoch: replica.leaderEpoch };
+          return { ...base, offset: leader.highWatermark, leaderEpoch: leader.leaderEpoch };
         case OffsetSpec.TIMESTAMP: {
           const offset = await log.offsetForTimestamp(p.timestampMs);
-          if (offset === null || offset >= replica.highWatermark) return { ...base, offset: -1 };
+          if (offset === null || offset >= leader.highWatermark) return { ...base, offset: -1 };
           return { ...base, offset, timestampMs: p.timestampMs, leaderEpoch: epochAt(replica, offset) };
         }
         case OffsetSpec.MAX_TIMESTAMP:
@@ -292,6 +289,7 @@ function errorProduce(p: ProducePartitionData, e: StreamBusError, replica?: Loca
 /** Maps any failure on the data path to a wire error; unexpected ones are logged with their stack. */
 export function toStreamBusError(err: unknown, logger: Logger): StreamBusError {
   if (err instanceof StreamBusError) return err;
+  if (err instanceof ReplicationError) return new StreamBusError(err.errorCode, err.message, { cause: err });
   if (err instanceof StorageError) {
     switch (err.code) {
       case 'OFFSET_OUT_OF_RANGE':

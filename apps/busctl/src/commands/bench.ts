@@ -333,7 +333,7 @@ export async function bench(ctx: CommandContext, args: BenchArgs): Promise<void>
   }
   if (ctx.format === 'table') {
     const l = summary.latencyMs;
-    ctx.io.stderr(
+    ctx.progress(
       renderFields([
         ['records', summary.records],
         ['throughput', `${summary.recordsPerSec} records/s, ${summary.mbPerSec} MiB/s`],

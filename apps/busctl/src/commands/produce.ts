@@ -54,6 +54,9 @@ export async function produce(ctx: CommandContext, args: ProduceArgs): Promise<v
   const inputError = new Promise<never>((_, reject) => input.once('error', (err: Error) => reject(new BusctlError('INPUT', `cannot read ${args.file ?? 'stdin'}: ${err.message}`, { cause: err }))));
   inputError.catch(() => undefined);
   const lines = createInterface({ input, crlfDelay: Infinity });
+  // Ctrl-C ends the input (an interactive stdin would otherwise wait for the next line); what was read is still delivered.
+  const endInput = (): void => lines.close();
+  ctx.io.signal.addEventListener('abort', endInput, { once: true });
   let lineNumber = 0;
   try {
     const iterate = async (): Promise<void> => {
@@ -92,6 +95,7 @@ export async function produce(ctx: CommandContext, args: ProduceArgs): Promise<v
     await Promise.race([iterate(), inputError]);
     await Promise.all(window);
   } finally {
+    ctx.io.signal.removeEventListener('abort', endInput);
     lines.close();
     await producer.close();
   }

@@ -21,6 +21,7 @@ interface Result {
 let cluster: TestCluster | undefined;
 let bundle = '';
 let scratch = '';
+let outdir = '';
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   const base: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: scratch, BUSCTL_CONFIG: join(scratch, 'busctl.yaml'), NO_COLOR: '1' };
@@ -68,8 +69,7 @@ interface JsonRecord {
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'busctl-e2e-'));
-  const outdir = join(APP_DIR, 'dist', `e2e-${process.pid}-${randomBytes(4).toString('hex')}`);
-  process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
+  outdir = join(APP_DIR, 'dist', `e2e-${process.pid}-${randomBytes(4).toString('hex')}`);
   const built = spawnSync(process.execPath, [join(APP_DIR, 'build.mjs'), outdir], { encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`);
   bundle = join(outdir, 'busctl.js');
@@ -79,6 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
   if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
+  if (outdir !== '') rmSync(outdir, { recursive: true, force: true });
 }, 60_000);
 
 printLogsOnFailure(() => cluster);

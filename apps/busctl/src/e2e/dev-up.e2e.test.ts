@@ -29,12 +29,14 @@ async function freeTriple(): Promise<number> {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'busctl-dev-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const outdir = join(APP_DIR, 'dist', `e2e-dev-${process.pid}-${randomBytes(4).toString('hex')}`);
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(outdir, { recursive: true, force: true });
+});
 
 describe('busctl dev up', () => {
   it('runs a one-broker dev cluster that busctl can talk to, and stops it on SIGTERM', async () => {
-    const outdir = join(APP_DIR, 'dist', `e2e-dev-${process.pid}-${randomBytes(4).toString('hex')}`);
-    process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
     const built = spawnSync(process.execPath, [join(APP_DIR, 'build.mjs'), outdir], { encoding: 'utf8' });
     expect(built.status, built.stderr).toBe(0);
     const bundle = join(outdir, 'busctl.js');
