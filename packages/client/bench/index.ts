@@ -105,7 +105,7 @@ async function produceSdk(bus: StreamBus, topic: string): Promise<number> {
     if (inFlight.size >= 512) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error('SDK produce failed', { cause: failure });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await producer.close();
   return (records * RECORD_BYTES) / seconds / 1e6;

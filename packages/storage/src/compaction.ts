@@ -165,6 +165,16 @@ export async function compactKeys(log: PartitionLog, ctx: EngineContext, nowMs: 
     markClean(hasClean ? Math.min(log.keyCompactionRecheckAtMs, scan.recheckAtMs) : scan.recheckAtMs, signature);
     return false;
   }
+  if (scan.droppable === 0) {
+    // Whether the dirty keys supersede anything in the clean section (or a clean tombstone
+    // expired) is only known by reading it: do so without writing, before writing it all.
+    const dry = { dropped: 0, recheckAtMs: Number.POSITIVE_INFINITY };
+    for await (const b of rewriteBelowCut(log, ctx, inputs, scan, nowMs, dry)) void b;
+    if (dry.dropped === 0) {
+      markClean(dry.recheckAtMs, signature);
+      return false;
+    }
+  }
   const result = { dropped: 0, recheckAtMs: Number.POSITIVE_INFINITY };
   const outputs = await writeOutputs(log, ctx, rewriteBelowCut(log, ctx, inputs, scan, nowMs, result));
   if (result.dropped === 0) {

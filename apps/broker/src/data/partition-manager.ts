@@ -110,7 +110,7 @@ export class PartitionManager {
   /** Feed of metadata changes (from MetadataNode.onChange). */
   onMetadata(event: { delta: MetadataDelta; state: MetadataState } | { reset: true; state: MetadataState }): void {
     const state = event.state;
-    this.enqueue(() => ('reset' in event ? this.reconcile(state) : this.applyDelta(event.delta, state)), state.appliedIndex);
+    void this.enqueue(() => ('reset' in event ? this.reconcile(state) : this.applyDelta(event.delta, state)), state.appliedIndex);
   }
 
   /** Re-sends every hosted replica's current view to the listeners (a listener that starts late). */
