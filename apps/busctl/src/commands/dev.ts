@@ -53,14 +53,16 @@ export async function devUp(ctx: CommandContext, args: DevUpArgs): Promise<void>
   if (root === undefined) throw new BusctlError('DEV_CLUSTER', 'busctl dev up runs from a StreamBus checkout (apps/broker not found)');
   const argv = [...launcherCommand(root, args.fromSource), ...devUpArgs(args)];
   const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...ctx.io.env } });
-  // Ctrl-C reaches the launcher through the terminal's process group; a SIGTERM sent to busctl alone is passed on.
+  // Ctrl-C (SIGINT) reaches the launcher itself through the terminal's process group, so only
+  // a SIGTERM sent to busctl alone is passed on; forwarding both would make the launcher see
+  // a second signal and kill the brokers instead of stopping them gracefully.
   const forward = (): void => {
     child.kill('SIGTERM');
   };
-  ctx.io.signal.addEventListener('abort', forward, { once: true });
+  process.once('SIGTERM', forward);
   const code = await new Promise<number>((resolvePromise, reject) => {
     child.once('error', (err) => reject(new BusctlError('DEV_CLUSTER', `cannot start the dev cluster: ${err.message}`, { cause: err })));
     child.once('exit', (c, signal) => resolvePromise(c ?? (signal === null ? 1 : 1)));
-  }).finally(() => ctx.io.signal.removeEventListener('abort', forward));
+  }).finally(() => process.off('SIGTERM', forward));
   ctx.exitCode = code;
 }
