@@ -5,11 +5,13 @@
 //    unary multi-partition Produce and Fetch vs unary echo of the same request size, paced
 //    produce-ack latency at half the pipelined maximum;
 //  - memory: broker RSS with 100 idle partitions vs a bare Node HTTP process;
-//  - shell: spawn → /healthz and /readyz, idle RSS, metrics hot path (shell.ts).
+//  - shell: spawn → /healthz and /readyz, idle RSS, metrics hot path (shell.ts);
+//  - repl: 3 brokers, RF=3 acks=all min.insync=2 vs RF=1 acks=1 on the same cluster, acks=all
+//    latency at half that rate, follower catch-up after a SIGKILL (replication.ts).
 // Progress on stderr; on stdout a table, then ONE JSON line (figures, baselines, ratios and
 // pass/fail against the issue's targets). Every process and temp dir is removed on exit.
 //
-// Env (defaults in brackets): BENCH_ONLY [data,rss,shell] sections to run; BENCH_STARTS [5];
+// Env (defaults in brackets): BENCH_ONLY [data,rss,shell,repl] sections to run; BENCH_STARTS [5];
 // BENCH_PARTITIONS [16]; BENCH_RECORD_BYTES [1024]; BENCH_BATCH_BYTES [262144];
 // BENCH_PHASE_MS [8000] per produce phase; BENCH_PRODUCE_MB [2048] per produce phase;
 // BENCH_WINDOW [8] ProduceStream requests in flight; BENCH_CONCURRENCY [4] unary calls in
@@ -17,7 +19,9 @@
 // BENCH_LATENCY_MS [6000]; BENCH_IDLE_PARTITIONS [100]; BENCH_RSS_SETTLE_MS [3000];
 // BENCH_FLUSH_MODE [always]; BENCH_ROUNDS [4] echo/broker alternations per measurement;
 // BENCH_BROKER_ARGS extra broker flags; BENCH_BROKER_NODE_ARGS extra node flags of the broker
-// (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
+// (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'). Replication: BENCH_REPL_PARTITIONS [16];
+// BENCH_REPL_IN_FLIGHT [8]; BENCH_REPL_PHASE_MS [8000] per mode; BENCH_REPL_LATENCY_MS [6000];
+// BENCH_REPL_CATCH_UP_MB [256] produced while the follower is down.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,6 +31,7 @@ import { tempDir, type TempDir } from '@streambus/testkit';
 import { brokerMemory, startBroker, type BrokerMemory, type BrokerProcess } from './broker-process.js';
 import { buildWorkload, createTopic, endOffsets, fetchCursor, fetchDone, fetchSlice, latencyHistogram, produceStream, produceUnary, type ProduceResult, type Workload } from './data-path.js';
 import { bidiEcho, echoClient, startEchoServer, unaryEcho, type EchoResult } from './echo.js';
+import { replicationConfigFromEnv, runReplicationBench, RF3_VS_RF1_MIN, type ReplicationFigures } from './replication.js';
 import { runShellBench, type Row, type ShellResult } from './shell.js';
 import { KIB, MIB, cpuMsOf, envInt, ownCpuMs, progress, round, rssBytesOf, sleep } from './util.js';
 
@@ -46,7 +51,7 @@ function flushModeFromEnv(): 'always' | 'interval' {
   if (mode !== 'always' && mode !== 'interval') throw new RangeError(`BENCH_FLUSH_MODE must be always or interval, got ${mode}`);
   return mode;
 }
-const sections = new Set((process.env.BENCH_ONLY ?? 'data,rss,shell').split(',').map((s) => s.trim()));
+const sections = new Set((process.env.BENCH_ONLY ?? 'data,rss,shell,repl').split(',').map((s) => s.trim()));
 const config = {
   flushMode: flushModeFromEnv(),
   acks: 1,
@@ -284,14 +289,15 @@ async function main(): Promise<void> {
     }
     const idle = sections.has('rss') ? await measureIdleRss(tmp) : undefined;
     const shell: ShellResult | undefined = sections.has('shell') ? await runShellBench({ mainJs: join(BUNDLE_DIR, 'main.js'), appDir: APP_DIR, tmp: tmp.path, starts: config.starts }) : undefined;
-    report(data, idle, shell);
+    const replication = sections.has('repl') ? await runReplicationBench(join(BUNDLE_DIR, 'main.js'), join(tmp.path, 'repl'), replicationConfigFromEnv(config.flushMode)) : undefined;
+    report(data, idle, shell, replication);
   } finally {
     await tmp.cleanup();
     rmSync(BUNDLE_DIR, { recursive: true, force: true });
   }
 }
 
-function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, shell: ShellResult | undefined): void {
+function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, shell: ShellResult | undefined, replication: ReplicationFigures | undefined): void {
   const rows: Row[] = [];
   const baseline: Record<string, number> = { ...shell?.baseline };
   const figures: Record<string, number | boolean | null> = { ...shell?.figures };
@@ -368,6 +374,7 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
     rows.push([`RSS, ${config.idlePartitions} idle partitions`, mib(idle.idleBytes), shell === undefined ? '' : `${mib(shell.baseline.bareNodeHttpRssBytesP50 ?? NaN)} (bare node http)`, ratios.idleRssVsBareNode === undefined ? '' : `${ratios.idleRssVsBareNode}x`]);
   }
   if (shell !== undefined) rows.push(...shell.rows);
+  if (replication !== undefined) rows.push(...replication.rows);
 
   const targets = {
     produceStreamVsBidiEcho: target(ratios.produceStreamVsBidiEcho, PRODUCE_VS_ECHO_MIN, 'min'),
@@ -375,6 +382,7 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
     fetchVsUnaryEcho: target(ratios.fetchVsUnaryEcho, FETCH_VS_ECHO_MIN, 'min'),
     idleRssBytes: target(idle?.idleBytes, IDLE_RSS_BYTES_MAX, 'max'),
     startToReadyzMs: target(shell?.figures.bundleStartToReadyzMsP50, READYZ_MS_MAX, 'max'),
+    rf3AcksAllVsRf1Acks1: target(replication?.rf3VsRf1, RF3_VS_RF1_MIN, 'min'),
   };
   const checked = Object.values(targets).filter((t) => t.pass !== null);
   const pass = checked.length > 0 && checked.every((t) => t.pass === true);
@@ -383,7 +391,7 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
   for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
   process.stdout.write('\n| target | value | limit | pass |\n|---|---|---|---|\n');
   for (const [name, t] of Object.entries(targets)) process.stdout.write(`| ${name} | ${t.value ?? 'not run'} | ${t.kind === 'min' ? '≥' : '≤'} ${t.limit} | ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'FAIL'} |\n`);
-  process.stdout.write(`${JSON.stringify({ bench: 'broker', config, baseline, figures, ratios, targets, pass })}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'broker', config, baseline, figures, ratios, replication: replication === undefined ? null : { baseline: replication.baseline, figures: replication.figures, ratios: replication.ratios }, targets, pass })}\n`);
 }
 
 function requestBytesOf(data: DataPathFigures): number {

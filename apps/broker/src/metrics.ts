@@ -352,6 +352,7 @@ export interface BrokerMetrics {
   readonly partitions: Gauge<'role'>;
   readonly underReplicatedPartitions: Gauge;
   readonly offlinePartitions: Gauge;
+  readonly underMinIsrPartitions: Gauge;
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly raftTerm: Gauge;
@@ -386,6 +387,7 @@ export function createBrokerMetrics(registry: MetricsRegistry, identity: BrokerI
     partitions: registry.gauge({ name: 'streambus_partitions', help: 'Partition replicas hosted by this broker, by role (leader, follower).', labelNames: ['role'] }),
     underReplicatedPartitions: registry.gauge({ name: 'streambus_under_replicated_partitions', help: 'Partitions led here whose ISR is smaller than the replica set.' }),
     offlinePartitions: registry.gauge({ name: 'streambus_offline_partitions', help: 'Partitions hosted here that have no live leader.' }),
+    underMinIsrPartitions: registry.gauge({ name: 'streambus_under_min_isr_partitions', help: 'Partitions led here whose ISR is smaller than min.insync.replicas (acks=all writes are refused).' }),
     isrShrinks: registry.counter({ name: 'streambus_isr_shrinks_total', help: 'ISR shrinks proposed by this broker as leader.' }),
     isrExpands: registry.counter({ name: 'streambus_isr_expands_total', help: 'ISR expands proposed by this broker as leader.' }),
     raftTerm: registry.gauge({ name: 'streambus_raft_term', help: 'Current Raft term of the metadata log.' }),

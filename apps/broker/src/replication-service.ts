@@ -57,11 +57,18 @@ export class ReplicationService implements BrokerComponent, ReplicaListener {
       brokerEpochOf: (id) => this.metadata.image.brokers.get(id)?.brokerEpoch,
       onHighWatermark: (tp) => this.partitions.get(tp.topic, tp.partition)?.notify(),
     });
+    let shrinksSeen = 0;
+    let expandsSeen = 0;
     this.ctx.registry.addCollector(() => {
       const m = this.manager?.metrics();
       if (m === undefined) return;
+      this.ctx.metrics.isrShrinks.inc(m.isrShrinksTotal - shrinksSeen);
+      this.ctx.metrics.isrExpands.inc(m.isrExpandsTotal - expandsSeen);
+      shrinksSeen = m.isrShrinksTotal;
+      expandsSeen = m.isrExpandsTotal;
       this.ctx.metrics.underReplicatedPartitions.set(m.underReplicatedPartitions);
       this.ctx.metrics.offlinePartitions.set(m.offlinePartitions);
+      this.ctx.metrics.underMinIsrPartitions.set(m.underMinIsrPartitions);
     });
     this.partitions.addListener(this);
     // Views applied before replication started are re-sent now.

@@ -27,6 +27,7 @@ function view(metadataOffset: number, leaderId: number, leaderEpoch: number, par
           removingReplicas: [],
           offline: false,
           underReplicated: false,
+      underMinIsr: false,
         })),
       },
     ],

@@ -219,6 +219,13 @@ export class SstWriter {
   }
 }
 
+interface Span {
+  /** One past the span's last block. */
+  readonly last: number;
+  readonly bytes: number;
+  readonly data: Promise<Buffer>;
+}
+
 export interface TableBatch {
   readonly bytes: Buffer;
   readonly info: BatchInfo;
@@ -227,7 +234,8 @@ export interface TableBatch {
 /** An open SSTable: footer, indexes and bloom filter in memory, blocks read on demand. */
 export class SstReader {
   private refs = 1;
-  private ahead: { first: number; last: number; bytes: number; data: Promise<Buffer> } | null = null;
+  /** Spans read or being read ahead, by first block (at most two, see read()). */
+  private readonly spans = new Map<number, Span>();
 
   private constructor(
     readonly path: string,
@@ -305,7 +313,7 @@ export class SstReader {
   /** Drops a reference; the file closes when the last reader is done. */
   async release(): Promise<void> {
     if (--this.refs === 0) {
-      this.ahead = null;
+      this.spans.clear();
       await this.file.close();
     }
   }
@@ -333,23 +341,12 @@ export class SstReader {
   async read(offset: number, maxBytes: number): Promise<TableBatch[]> {
     const first = this.blockFor(offset);
     if (first >= this.blocks.length) return [];
-    const ahead = this.ahead;
-    this.ahead = null;
-    let span: { last: number; bytes: number; data: Promise<Buffer> };
-    if (ahead !== null && ahead.first === first) {
-      span = ahead;
-    } else {
-      const plan = this.spanFrom(first, maxBytes);
-      span = { ...plan, data: this.file.read(this.blockPosition(first), plan.bytes) };
-    }
+    const span = this.spanAt(first, maxBytes);
     // Sequential consumers come back for the next span: start reading it now, so the disk
-    // works while this one is checked and handed out (one read-ahead per table, bounded).
-    if (this.readAheadBytes > 0 && span.last < this.blocks.length) {
-      const plan = this.spanFrom(span.last, Math.min(maxBytes, this.readAheadBytes));
-      const data = this.file.read(this.blockPosition(span.last), plan.bytes);
-      data.catch(() => undefined); // surfaced when (if) the read-ahead is used
-      this.ahead = { first: span.last, ...plan, data };
-    }
+    // works while this one is checked and handed out. At most two spans are kept per table:
+    // this one (a caller may come back for the rest of it) and the next.
+    if (this.readAheadBytes > 0 && span.last < this.blocks.length) this.spanAt(span.last, Math.min(maxBytes, this.readAheadBytes));
+    for (const key of this.spans.keys()) if (key !== first && key !== span.last) this.spans.delete(key);
     const buf = await span.data;
     const start = this.blockPosition(first);
     const out: TableBatch[] = [];
@@ -365,6 +362,21 @@ export class SstReader {
       }
     }
     return out;
+  }
+
+  /** The span read (or being read) from block `first`; started here when there is none. */
+  private spanAt(first: number, maxBytes: number): Span {
+    const known = this.spans.get(first);
+    if (known !== undefined) return known;
+    const plan = this.spanFrom(first, maxBytes);
+    const data = this.file.read(this.blockPosition(first), plan.bytes);
+    const span = { ...plan, data };
+    // A failed read is surfaced to whoever awaits it, and not kept: the next read retries.
+    data.catch(() => {
+      if (this.spans.get(first) === span) this.spans.delete(first);
+    });
+    if (this.readAheadBytes > 0) this.spans.set(first, span);
+    return span;
   }
 
   private blockPosition(index: number): number {

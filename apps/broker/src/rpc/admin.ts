@@ -1,5 +1,6 @@
 import {
   describeTopicConfigs,
+  effectiveTopicConfig,
   mergeTopicConfigs,
   MetadataError,
   normalizeConfigValue,
@@ -231,6 +232,7 @@ export class Admin {
   }
 
   describeTopic(topic: TopicState): TopicDescription {
+    const minIsr = effectiveTopicConfig(topic.configs).minInsyncReplicas;
     const live = (id: number): boolean => this.state.brokers.get(id)?.fenced === false;
     return {
       name: topic.name,
@@ -250,6 +252,7 @@ export class Admin {
           removingReplicas: [...p.removingReplicas],
           offline: p.leader === NO_LEADER,
           underReplicated: p.isr.length < p.replicas.length,
+          underMinIsr: p.isr.length < minIsr,
         }),
       ),
     };

@@ -95,7 +95,6 @@ export class DataPlane {
   }
 
   private async producePartition(p: ProducePartitionData, acks: Acks, timeoutMs: number): Promise<ProducePartitionResponse> {
-    const started = performance.now();
     let replica: LocalReplica | undefined;
     try {
       const led = this.led(p.topic, p.partition, p.currentLeaderEpoch);
@@ -104,13 +103,13 @@ export class DataPlane {
       const { baseOffset } = await this.replication.replicas.produce({ topic: p.topic, partition: p.partition }, batches, acks, timeoutMs);
       let records = 0;
       for (const b of batches) records += b.readInt32BE(57);
-      this.metrics.bytesIn?.inc({ topic: p.topic }, p.records.length);
-      this.metrics.recordsIn?.inc({ topic: p.topic }, records);
+      this.metrics.bytesIn.inc({ topic: p.topic }, p.records.length);
+      this.metrics.recordsIn.inc({ topic: p.topic }, records);
       return { topic: p.topic, partition: p.partition, errorCode: ErrorCode.NONE, errorMessage: '', baseOffset, logStartOffset: replica.log.logStartOffset, recordErrors: [] };
     } catch (err) {
-      return errorProduce(p, toStreamBusError(err, this.logger), replica);
-    } finally {
-      void started;
+      const e = toStreamBusError(err, this.logger);
+      this.metrics.requestErrors.inc({ api: 'Produce', code: e.code });
+      return errorProduce(p, e, replica);
     }
   }
 
@@ -208,6 +207,7 @@ export class DataPlane {
         const read = await replica.log.read(p.fetchOffset, Math.max(1, limit));
         const kept: Buffer[] = [];
         let size = 0;
+        let recordsOut = 0;
         for (const b of read.batches) {
           const view = BatchView.parse(b);
           if (view.lastOffset >= hw) break; // nothing at or above the high watermark is visible
@@ -215,13 +215,16 @@ export class DataPlane {
           if (kept.length === 0 && !mayExceed && b.length > budget) break;
           kept.push(b);
           size += b.length;
+          recordsOut += view.recordCount;
         }
         records = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept, size);
+        if (recordsOut > 0) this.metrics.recordsOut.inc({ topic: p.topic }, recordsOut);
       }
-      if (records.length > 0) this.metrics.bytesOut?.inc({ topic: p.topic }, records.length);
+      if (records.length > 0) this.metrics.bytesOut.inc({ topic: p.topic }, records.length);
       return { ...base, errorCode: ErrorCode.NONE, errorMessage: '', highWatermark: hw, lastStableOffset: hw, logStartOffset: start, records };
     } catch (err) {
       const e = toStreamBusError(err, this.logger);
+      this.metrics.requestErrors.inc({ api: 'Fetch', code: e.code });
       return { ...base, errorCode: e.errorCode, errorMessage: e.message, highWatermark: -1, logStartOffset: -1, currentLeader: e.leaderId === undefined ? undefined : { leaderId: e.leaderId, leaderEpoch: e.leaderEpoch ?? -1 } };
     }
   }

@@ -313,6 +313,7 @@ export class FakeBroker {
           removingReplicas: [],
           offline: false,
           underReplicated: false,
+          underMinIsr: false,
         }),
       ),
     };

@@ -626,8 +626,10 @@ type PartitionDescription struct {
 	Offline bool `protobuf:"varint,11,opt,name=offline,proto3" json:"offline,omitempty"`
 	// |ISR| < |replicas|.
 	UnderReplicated bool `protobuf:"varint,12,opt,name=under_replicated,json=underReplicated,proto3" json:"under_replicated,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// |ISR| < min.insync.replicas: acks=all writes are refused (NOT_ENOUGH_REPLICAS).
+	UnderMinIsr   bool `protobuf:"varint,13,opt,name=under_min_isr,json=underMinIsr,proto3" json:"under_min_isr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PartitionDescription) Reset() {
@@ -740,6 +742,13 @@ func (x *PartitionDescription) GetOffline() bool {
 func (x *PartitionDescription) GetUnderReplicated() bool {
 	if x != nil {
 		return x.UnderReplicated
+	}
+	return false
+}
+
+func (x *PartitionDescription) GetUnderMinIsr() bool {
+	if x != nil {
+		return x.UnderMinIsr
 	}
 	return false
 }
@@ -3457,7 +3466,7 @@ const file_streambus_v1_client_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\x04 \x03(\v2\".streambus.v1.PartitionDescriptionR\n" +
 	"partitions\x12\x1a\n" +
-	"\binternal\x18\x05 \x01(\bR\binternal\"\xdc\x03\n" +
+	"\binternal\x18\x05 \x01(\bR\binternal\"\x80\x04\n" +
 	"\x14PartitionDescription\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x126\n" +
 	"\n" +
@@ -3472,7 +3481,8 @@ const file_streambus_v1_client_proto_rawDesc = "" +
 	"\x11removing_replicas\x18\n" +
 	" \x03(\x05R\x10removingReplicas\x12\x18\n" +
 	"\aoffline\x18\v \x01(\bR\aoffline\x12)\n" +
-	"\x10under_replicated\x18\f \x01(\bR\x0funderReplicatedB\f\n" +
+	"\x10under_replicated\x18\f \x01(\bR\x0funderReplicated\x12\"\n" +
+	"\runder_min_isr\x18\r \x01(\bR\vunderMinIsrB\f\n" +
 	"\n" +
 	"_leader_id\"\x95\x01\n" +
 	"\x0eProduceRequest\x12\x17\n" +

@@ -341,6 +341,8 @@ export interface PartitionDescription {
   offline: boolean;
   /** |ISR| < |replicas|. */
   underReplicated: boolean;
+  /** |ISR| < min.insync.replicas: acks=all writes are refused (NOT_ENOUGH_REPLICAS). */
+  underMinIsr: boolean;
 }
 
 export interface ProduceRequest {
@@ -1169,6 +1171,7 @@ function createBasePartitionDescription(): PartitionDescription {
     removingReplicas: [],
     offline: false,
     underReplicated: false,
+    underMinIsr: false,
   };
 }
 
@@ -1219,6 +1222,9 @@ export const PartitionDescription = {
     }
     if (message.underReplicated !== false) {
       writer.uint32(96).bool(message.underReplicated);
+    }
+    if (message.underMinIsr !== false) {
+      writer.uint32(104).bool(message.underMinIsr);
     }
     return writer;
   },
@@ -1364,6 +1370,13 @@ export const PartitionDescription = {
 
           message.underReplicated = reader.bool();
           continue;
+        case 13:
+          if (tag !== 104) {
+            break;
+          }
+
+          message.underMinIsr = reader.bool();
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -1393,6 +1406,7 @@ export const PartitionDescription = {
         : [],
       offline: isSet(object.offline) ? globalThis.Boolean(object.offline) : false,
       underReplicated: isSet(object.underReplicated) ? globalThis.Boolean(object.underReplicated) : false,
+      underMinIsr: isSet(object.underMinIsr) ? globalThis.Boolean(object.underMinIsr) : false,
     };
   },
 
@@ -1434,6 +1448,9 @@ export const PartitionDescription = {
     if (message.underReplicated !== false) {
       obj.underReplicated = message.underReplicated;
     }
+    if (message.underMinIsr !== false) {
+      obj.underMinIsr = message.underMinIsr;
+    }
     return obj;
   },
 
@@ -1454,6 +1471,7 @@ export const PartitionDescription = {
     message.removingReplicas = object.removingReplicas?.map((e) => e) || [];
     message.offline = object.offline ?? false;
     message.underReplicated = object.underReplicated ?? false;
+    message.underMinIsr = object.underMinIsr ?? false;
     return message;
   },
 };

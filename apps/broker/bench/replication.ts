@@ -1,0 +1,331 @@
+// Replication section of the broker benchmark (issue 7): 3 bundled brokers on loopback
+// (all Raft voters), 1 KiB records in 256 KiB batches.
+//  - throughput: RF=3 acks=all min.insync.replicas=2 vs RF=1 acks=1 (the baseline), on the
+//    same cluster, in alternating slices so machine noise weighs on both alike;
+//  - latency: acks=all produce paced (open loop) at half the RF=3 rate, HDR p50/p99/p99.9;
+//  - catch-up: one broker SIGKILLed, data produced while it is down (acks=all, ISR of 2),
+//    restarted: time from restart to /readyz and to rejoining the ISR of every partition,
+//    and the rate at which it fetched what it missed.
+// Every produce answer is checked; an errored answer never counts as throughput.
+import { join } from 'node:path';
+import type * as hdr from 'hdr-histogram-js';
+import { createClient, errorCodeName, ErrorCode, OffsetSpec, type StreamBusClient } from '@streambus/protocol';
+import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
+import { buildWorkload, latencyHistogram, type Workload } from './data-path.js';
+import { envInt, progress, round, sleep } from './util.js';
+
+const READY_TIMEOUT_MS = 30_000;
+const TOPIC_READY_TIMEOUT_MS = 20_000;
+const PRODUCE_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 10_000;
+const CATCH_UP_TIMEOUT_MS = 120_000;
+const LATENCY_US_MAX = 60_000_000;
+/** Bound on paced requests in flight: open loop, but not unbounded when the cluster stalls. */
+const PACED_WINDOW_MAX = 1_024;
+/** The issue's target: RF=3 acks=all throughput at least this share of RF=1 acks=1. */
+export const RF3_VS_RF1_MIN = 0.4;
+
+export interface ReplicationBenchConfig {
+  readonly partitions: number;
+  readonly recordBytes: number;
+  readonly batchBytesMax: number;
+  /** Produce requests in flight (each one 256 KiB batch to one partition's leader). */
+  readonly inFlight: number;
+  readonly rounds: number;
+  /** Time per mode, split over the rounds. */
+  readonly phaseMs: number;
+  readonly latencyMs: number;
+  /** MB produced while the follower is down. */
+  readonly catchUpMB: number;
+  readonly flushMode: 'always' | 'interval';
+}
+
+export function replicationConfigFromEnv(flushMode: 'always' | 'interval'): ReplicationBenchConfig {
+  return {
+    partitions: envInt('BENCH_REPL_PARTITIONS', 16),
+    recordBytes: envInt('BENCH_RECORD_BYTES', 1024),
+    batchBytesMax: envInt('BENCH_BATCH_BYTES', 256 * 1024, 1024),
+    inFlight: envInt('BENCH_REPL_IN_FLIGHT', 8),
+    rounds: envInt('BENCH_ROUNDS', 4),
+    phaseMs: envInt('BENCH_REPL_PHASE_MS', 8_000),
+    latencyMs: envInt('BENCH_REPL_LATENCY_MS', 6_000),
+    catchUpMB: envInt('BENCH_REPL_CATCH_UP_MB', 256),
+    flushMode,
+  };
+}
+
+export interface ReplicationFigures {
+  readonly figures: Record<string, number>;
+  readonly baseline: Record<string, number>;
+  readonly ratios: Record<string, number>;
+  readonly rows: string[][];
+  readonly rf3VsRf1: number;
+}
+
+interface Node {
+  readonly id: number;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly httpPort: number;
+  process: ProcessHandle | undefined;
+  client: StreamBusClient | undefined;
+}
+
+class BenchCluster {
+  constructor(
+    private readonly mainJs: string,
+    private readonly dir: string,
+    private readonly flushMode: string,
+    readonly nodes: Node[],
+  ) {}
+
+  static async start(mainJs: string, dir: string, flushMode: string, count: number): Promise<BenchCluster> {
+    const nodes: Node[] = [];
+    for (let id = 1; id <= count; id++) nodes.push({ id, clientPort: await freePort(), peerPort: await freePort(), httpPort: await freePort(), process: undefined, client: undefined });
+    const cluster = new BenchCluster(mainJs, dir, flushMode, nodes);
+    try {
+      await Promise.all(nodes.map((n) => cluster.spawn(n)));
+      await Promise.all(nodes.map((n) => cluster.waitReady(n)));
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  async spawn(n: Node): Promise<void> {
+    const voters = this.nodes.map((v) => `${v.id}@127.0.0.1:${v.peerPort}`).join(',');
+    const args = [
+      this.mainJs,
+      ...['--broker-id', String(n.id), '--cluster-id', 'bench-repl', '--data-dir', join(this.dir, `broker-${n.id}`)],
+      ...['--client-host', '127.0.0.1', '--client-port', String(n.clientPort)],
+      ...['--peer-host', '127.0.0.1', '--peer-port', String(n.peerPort)],
+      ...['--http-host', '127.0.0.1', '--http-port', String(n.httpPort)],
+      ...['--bootstrap-voters', voters, '--flush-mode', this.flushMode, '--log-level', 'warn'],
+    ];
+    n.process = await startProcess({ command: process.execPath, args, name: `broker-${n.id}`, outputLinesMax: 2_000 });
+  }
+
+  async waitReady(n: Node): Promise<void> {
+    const t0 = performance.now();
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${n.httpPort}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) return;
+      if (n.process?.exitStatus !== undefined) throw new Error(`broker ${n.id} exited: ${n.process?.output(40)}`);
+      if (performance.now() - t0 > READY_TIMEOUT_MS) throw new Error(`broker ${n.id} not ready: ${n.process?.output(40)}`);
+      await sleep(10);
+    }
+  }
+
+  client(id: number): StreamBusClient {
+    const n = this.node(id);
+    n.client ??= createClient(`127.0.0.1:${n.clientPort}`);
+    return n.client;
+  }
+
+  node(id: number): Node {
+    const n = this.nodes[id - 1];
+    if (n === undefined) throw new Error(`no broker ${id}`);
+    return n;
+  }
+
+  async kill(id: number): Promise<void> {
+    const n = this.node(id);
+    n.client?.close();
+    n.client = undefined;
+    n.process?.kill('SIGKILL');
+    await n.process?.waitExit(STOP_GRACE_MS);
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes) {
+      n.client?.close();
+      n.client = undefined;
+    }
+    await Promise.all(this.nodes.map((n) => (n.process === undefined || n.process.exitStatus !== undefined ? undefined : n.process.stop(STOP_GRACE_MS).catch(() => n.process?.kill('SIGKILL')))));
+  }
+}
+
+interface Leaders {
+  readonly leaderOf: number[];
+  readonly isr: number[][];
+}
+
+async function describe(cluster: BenchCluster, via: number, topic: string): Promise<Leaders> {
+  const d = await cluster.client(via).describeTopics({ names: [topic], includeInternal: false }, { timeoutMs: 2_000 });
+  const t = d.topics[0];
+  if (t === undefined || t.error !== undefined) throw new Error(`describe ${topic}: ${t?.error?.message ?? 'empty'}`);
+  const leaderOf: number[] = [];
+  const isr: number[][] = [];
+  for (const p of t.partitions) {
+    leaderOf[p.partition] = p.leaderId ?? -1;
+    isr[p.partition] = p.isr;
+  }
+  return { leaderOf, isr };
+}
+
+async function createTopic(cluster: BenchCluster, topic: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<Leaders> {
+  const res = await cluster.client(1).createTopics({ topics: [{ name: topic, numPartitions: partitions, replicationFactor, assignments: [], configs }], timeoutMs: TOPIC_READY_TIMEOUT_MS, validateOnly: false });
+  const error = res.topics[0]?.error;
+  if (error !== undefined) throw new Error(`create ${topic}: ${errorCodeName(error.code)} ${error.message}`);
+  const deadline = performance.now() + TOPIC_READY_TIMEOUT_MS;
+  for (;;) {
+    const leaders = await describe(cluster, 1, topic);
+    if (leaders.leaderOf.length === partitions && leaders.isr.every((i) => i.length === replicationFactor)) {
+      // Each leader must serve (its log open) before anything is timed.
+      let serving = true;
+      for (let p = 0; p < partitions && serving; p++) {
+        const r = await cluster.client(leaders.leaderOf[p] ?? 1).listOffsets({ isolationLevel: 0, partitions: [{ topic, partition: p, spec: OffsetSpec.LATEST, timestampMs: 0 }] });
+        serving = r.partitions[0]?.errorCode === ErrorCode.NONE;
+      }
+      if (serving) return leaders;
+    }
+    if (performance.now() > deadline) throw new Error(`topic ${topic} not ready`);
+    await sleep(50);
+  }
+}
+
+interface RunResult {
+  bytes: number;
+  records: number;
+  seconds: number;
+}
+
+/**
+ * Unary produce of one pre-built batch per request to the partition's leader, `inFlight`
+ * requests outstanding (closed loop), or paced one every intervalMs (open loop, latency from
+ * the intended send time). Throws on any error answer.
+ */
+async function produceRun(cluster: BenchCluster, w: Workload, leaders: Leaders, acks: 1 | -1, opts: { inFlight: number; durationMs: number; bytesMax?: number; intervalMs?: number; histogram?: hdr.Histogram }): Promise<RunResult> {
+  const started = performance.now();
+  const endAt = started + opts.durationMs;
+  const requestsMax = opts.bytesMax === undefined ? Number.MAX_SAFE_INTEGER : Math.max(1, Math.ceil(opts.bytesMax / w.batchBytes));
+  let issued = 0;
+  let acked = 0;
+  let lastAckAt = started;
+  const one = async (i: number, due: number): Promise<void> => {
+    const partition = i % w.partitions;
+    const leader = leaders.leaderOf[partition] ?? 1;
+    const res = await cluster.client(leader).produce({ acks, timeoutMs: PRODUCE_TIMEOUT_MS, partitions: [{ topic: w.topic, partition, records: w.batches[partition] as Buffer }] });
+    const p = res.partitions[0];
+    if (p === undefined || p.errorCode !== ErrorCode.NONE) throw new Error(`produce ${w.topic}-${partition} acks=${acks}: ${p === undefined ? 'empty answer' : `${errorCodeName(p.errorCode)} ${p.errorMessage}`}`);
+    lastAckAt = performance.now();
+    opts.histogram?.recordValue(Math.min(LATENCY_US_MAX, Math.max(1, Math.round((lastAckAt - due) * 1000))));
+    acked += 1;
+  };
+  if (opts.intervalMs === undefined) {
+    const worker = async (): Promise<void> => {
+      while (performance.now() < endAt && issued < requestsMax) {
+        const i = issued++;
+        await one(i, performance.now());
+      }
+    };
+    await Promise.all(Array.from({ length: opts.inFlight }, worker));
+  } else {
+    const pending = new Set<Promise<void>>();
+    for (let i = 0; i < requestsMax; i++) {
+      const due = started + i * opts.intervalMs;
+      if (due > performance.now()) await sleep(due - performance.now());
+      if (performance.now() >= endAt) break;
+      while (pending.size >= PACED_WINDOW_MAX) await Promise.race(pending);
+      const p = one(i, due).finally(() => pending.delete(p));
+      pending.add(p);
+    }
+    await Promise.all(pending);
+  }
+  return { bytes: acked * w.batchBytes, records: acked * w.recordsPerBatch, seconds: (lastAckAt - started) / 1000 };
+}
+
+const mbps = (r: RunResult): number => (r.seconds > 0 ? r.bytes / r.seconds / 1e6 : NaN);
+
+export async function runReplicationBench(mainJs: string, dir: string, config: ReplicationBenchConfig): Promise<ReplicationFigures> {
+  progress(`replication: 3 brokers, ${config.partitions} partitions, ${config.recordBytes} B records in ${config.batchBytesMax} B batches, ${config.inFlight} in flight, flush=${config.flushMode}`);
+  const cluster = await BenchCluster.start(mainJs, dir, config.flushMode, 3);
+  try {
+    const w1 = await buildWorkload('rf1', config.partitions, config.recordBytes, config.batchBytesMax);
+    const w3 = { ...w1, topic: 'rf3' };
+    const l1 = await createTopic(cluster, 'rf1', config.partitions, 1, {});
+    const l3 = await createTopic(cluster, 'rf3', config.partitions, 3, { 'min.insync.replicas': '2' });
+    // Warm-up (JIT, HTTP/2 windows, follower fetchers) before anything is timed.
+    await produceRun(cluster, w1, l1, 1, { inFlight: config.inFlight, durationMs: 1_000 });
+    await produceRun(cluster, w3, l3, -1, { inFlight: config.inFlight, durationMs: 1_000 });
+
+    const rf1: RunResult = { bytes: 0, records: 0, seconds: 0 };
+    const rf3: RunResult = { bytes: 0, records: 0, seconds: 0 };
+    const sliceMs = config.phaseMs / config.rounds;
+    for (let r = 0; r < config.rounds; r++) {
+      for (const [total, w, l, acks] of [[rf1, w1, l1, 1], [rf3, w3, l3, -1]] as const) {
+        const s = await produceRun(cluster, w, l, acks, { inFlight: config.inFlight, durationMs: sliceMs });
+        total.bytes += s.bytes;
+        total.records += s.records;
+        total.seconds += s.seconds;
+      }
+    }
+    progress(`  RF=1 acks=1: ${mbps(rf1).toFixed(0)} MB/s; RF=3 acks=all: ${mbps(rf3).toFixed(0)} MB/s (${(mbps(rf3) / mbps(rf1)).toFixed(2)}x)`);
+
+    const targetMBPerSecond = mbps(rf3) / 2;
+    const histogram = latencyHistogram();
+    const paced = await produceRun(cluster, w3, l3, -1, { inFlight: PACED_WINDOW_MAX, durationMs: config.latencyMs, intervalMs: (w3.batchBytes / (targetMBPerSecond * 1e6)) * 1000, histogram });
+    const latency = { p50: histogram.getValueAtPercentile(50) / 1000, p99: histogram.getValueAtPercentile(99) / 1000, p999: histogram.getValueAtPercentile(99.9) / 1000, max: histogram.maxValue / 1000, count: histogram.totalCount };
+    histogram.destroy();
+    progress(`  acks=all paced at ${targetMBPerSecond.toFixed(0)} MB/s (achieved ${mbps(paced).toFixed(0)}): p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, p99.9 ${latency.p999.toFixed(2)} ms`);
+
+    // Catch-up: a follower of every partition it does not lead is killed; acks=all continues
+    // on the ISR of two; then it restarts and fetches what it missed.
+    const victim = 3;
+    const survivors = l3.leaderOf.map((leader, p) => (leader === victim ? -1 : p)).filter((p) => p >= 0);
+    await cluster.kill(victim);
+    const shrinkDeadline = performance.now() + 20_000;
+    let during = await describe(cluster, 1, 'rf3');
+    while (during.leaderOf.some((l) => l === victim || l < 0) || during.isr.some((i) => i.includes(victim))) {
+      if (performance.now() > shrinkDeadline) throw new Error('the ISR did not shrink after the kill');
+      await sleep(50);
+      during = await describe(cluster, 1, 'rf3');
+    }
+    const missed = await produceRun(cluster, w3, during, -1, { inFlight: config.inFlight, durationMs: CATCH_UP_TIMEOUT_MS, bytesMax: config.catchUpMB * 1e6 });
+    progress(`  broker ${victim} down: ${(missed.bytes / 1e6).toFixed(0)} MB produced with acks=all on the ISR of 2 (${mbps(missed).toFixed(0)} MB/s); ${survivors.length} partitions had it as a follower`);
+    const restartAt = performance.now();
+    await cluster.spawn(cluster.node(victim));
+    await cluster.waitReady(cluster.node(victim));
+    const readyMs = performance.now() - restartAt;
+    for (;;) {
+      const now = await describe(cluster, 1, 'rf3');
+      if (now.isr.every((i) => i.includes(victim))) break;
+      if (performance.now() - restartAt > CATCH_UP_TIMEOUT_MS) throw new Error(`broker ${victim} did not rejoin every ISR within ${CATCH_UP_TIMEOUT_MS} ms`);
+      await sleep(20);
+    }
+    const rejoinMs = performance.now() - restartAt;
+    const catchUpMBPerSecond = missed.bytes / 1e6 / ((rejoinMs - readyMs) / 1000);
+    progress(`  restart → /readyz ${readyMs.toFixed(0)} ms, → back in every ISR ${rejoinMs.toFixed(0)} ms; catch-up ${catchUpMBPerSecond.toFixed(0)} MB/s after ready`);
+
+    const rf3VsRf1 = round(mbps(rf3) / mbps(rf1));
+    return {
+      rf3VsRf1,
+      baseline: { rf1Acks1MBPerSecond: round(mbps(rf1)), rf1Acks1RecordsPerSecond: Math.round(rf1.records / rf1.seconds) },
+      figures: {
+        rf3AcksAllMBPerSecond: round(mbps(rf3)),
+        rf3AcksAllRecordsPerSecond: Math.round(rf3.records / rf3.seconds),
+        rf3LatencyTargetMBPerSecond: round(targetMBPerSecond),
+        rf3LatencyAchievedMBPerSecond: round(mbps(paced)),
+        rf3ProduceAckP50Ms: round(latency.p50),
+        rf3ProduceAckP99Ms: round(latency.p99),
+        rf3ProduceAckP999Ms: round(latency.p999),
+        rf3ProduceAckMaxMs: round(latency.max),
+        rf3ProduceAckSamples: latency.count,
+        catchUpMissedBytes: missed.bytes,
+        catchUpRestartToReadyMs: round(readyMs),
+        catchUpRestartToIsrMs: round(rejoinMs),
+        catchUpMBPerSecond: round(catchUpMBPerSecond),
+        isrOf2AcksAllMBPerSecond: round(mbps(missed)),
+      },
+      ratios: { rf3AcksAllVsRf1Acks1: rf3VsRf1, catchUpVsRf3Produce: round(catchUpMBPerSecond / mbps(rf3)) },
+      rows: [
+        [`RF=3 acks=all min.insync=2, ${config.inFlight} in flight`, `${mbps(rf3).toFixed(0)} MB/s`, `${mbps(rf1).toFixed(0)} MB/s (RF=1 acks=1)`, `${rf3VsRf1}x`],
+        [`RF=3 acks=all latency at ${targetMBPerSecond.toFixed(0)} MB/s`, `p50 ${latency.p50.toFixed(2)} / p99 ${latency.p99.toFixed(2)} / p99.9 ${latency.p999.toFixed(2)} ms`, `achieved ${mbps(paced).toFixed(0)} MB/s`, ''],
+        [`follower catch-up of ${(missed.bytes / 1e6).toFixed(0)} MB`, `${catchUpMBPerSecond.toFixed(0)} MB/s (ready ${readyMs.toFixed(0)} ms, in ISR ${rejoinMs.toFixed(0)} ms)`, `${mbps(rf3).toFixed(0)} MB/s (RF=3 produce)`, `${round(catchUpMBPerSecond / mbps(rf3))}x`],
+      ],
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
