@@ -9,6 +9,7 @@
 // Every produce answer is checked; an errored answer never counts as throughput.
 import { join } from 'node:path';
 import type * as hdr from 'hdr-histogram-js';
+import { type Row } from './shell.js';
 import { createClient, errorCodeName, ErrorCode, OffsetSpec, type StreamBusClient } from '@streambus/protocol';
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
 import { buildWorkload, latencyHistogram, type Workload } from './data-path.js';
@@ -58,7 +59,7 @@ export interface ReplicationFigures {
   readonly figures: Record<string, number>;
   readonly baseline: Record<string, number>;
   readonly ratios: Record<string, number>;
-  readonly rows: string[][];
+  readonly rows: Row[];
   readonly rf3VsRf1: number;
 }
 
