@@ -143,7 +143,13 @@ class BenchCluster {
       n.client?.close();
       n.client = undefined;
     }
-    await Promise.all(this.nodes.map((n) => (n.process === undefined || n.process.exitStatus !== undefined ? undefined : n.process.stop(STOP_GRACE_MS).catch(() => n.process?.kill('SIGKILL')))));
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const p = n.process;
+        if (p === undefined || p.exitStatus !== undefined) return;
+        await p.stop(STOP_GRACE_MS).catch(() => p.kill('SIGKILL'));
+      }),
+    );
   }
 }
 
