@@ -35,7 +35,7 @@ describe('batching and compression through a real broker', () => {
     // Compressible and incompressible values, null keys and null values, several batches per partition.
     const messages = Array.from({ length: 600 }, (_, i) => ({
       key: i % 7 === 0 ? null : `k${i}`,
-      value: i % 50 === 49 ? null : i % 2 === 0 ? `v${i}-${'x'.repeat(200)}` : `v${i}-${Math.random().toString(36)}`,
+      value: i % 50 === 49 ? null : i % 2 === 0 ? `v${i}-${'x'.repeat(200)}` : `v${i}-${((i * 2_654_435_761) >>> 0).toString(36)}${((i * 40_503) >>> 0).toString(16)}`,
       headers: { i: String(i), codec },
       partition: i % 3,
     }));

@@ -56,7 +56,8 @@ export interface StorageOptions {
   readonly decompressedBytesMax?: number;
   /**
    * After an SSTable read, the next span (at most this many bytes) is read in the background
-   * for a sequential consumer. One per open table: openTablesMax × readAheadBytes at worst. 0: off.
+   * for a sequential consumer; two spans per open table at most (openTablesMax × 2 × this, at
+   * worst). 0 (default): off, since the kernel's readahead already covers sequential files.
    */
   readonly readAheadBytes?: number;
   /** Check every SSTable footer and index when opening the engine. */
@@ -117,7 +118,7 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     manifestBytesMax: positiveInt('manifestBytesMax', o.manifestBytesMax ?? 4 * MiB, 1024),
     compactionKeysMax: positiveInt('compactionKeysMax', o.compactionKeysMax ?? 1_000_000),
     decompressedBytesMax: positiveInt('decompressedBytesMax', o.decompressedBytesMax ?? 64 * MiB),
-    readAheadBytes: positiveInt('readAheadBytes', o.readAheadBytes ?? 1 * MiB, 0),
+    readAheadBytes: positiveInt('readAheadBytes', o.readAheadBytes ?? 0, 0),
     verifyTablesOnOpen: o.verifyTablesOnOpen ?? true,
     verifyReads: o.verifyReads ?? true,
     defaultPartitionConfig: resolvePartitionConfig(DEFAULT_PARTITION_CONFIG, o.defaultPartitionConfig),
