@@ -81,6 +81,8 @@ export class MetadataNode implements MetadataComponent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private dutyTimer: NodeJS.Timeout | undefined;
   private dutyRunning = false;
+  /** Wall-clock time this node last became the metadata leader (sessions are judged from then at the earliest). */
+  private ledSinceMs = 0;
   private stopped = false;
   private readonly logger: Logger;
   private readonly voterIds: number[];
@@ -140,6 +142,7 @@ export class MetadataNode implements MetadataComponent {
       tickMs: config.raft.tickMs,
       raft: { electionTimeoutTicks: electionTicks, heartbeatIntervalTicks: config.raft.heartbeatTicks, preVote: true, checkQuorum: true },
       onLeaderChange: (leaderId, term) => {
+        if (leaderId === self) this.ledSinceMs = Date.now();
         this.logger.info({ leaderId, term }, 'metadata leader changed');
       },
       onFatal: (err) => this.logger.fatal({ err }, 'raft node failed'),
@@ -411,8 +414,12 @@ export class MetadataNode implements MetadataComponent {
       }
       // The metadata clock lags the wall clock by at most one heartbeat interval on a busy log;
       // a just-elected leader gives every broker one full session to reach it first.
+      // Heartbeats fail while no leader exists, so every session looks stale right after an
+      // election: without this grace a new leader fenced live brokers and moved their leaderships.
       const now = Date.now();
-      for (const b of brokersWithExpiredSessions(this.state, now, this.ctx.config.membership.sessionTimeoutMs)) {
+      const sessionTimeoutMs = this.ctx.config.membership.sessionTimeoutMs;
+      const expired = now - this.ledSinceMs > sessionTimeoutMs ? brokersWithExpiredSessions(this.state, now, sessionTimeoutMs) : [];
+      for (const b of expired) {
         if (b.brokerId === this.brokerId) continue;
         this.logger.warn({ fencedBrokerId: b.brokerId, brokerEpoch: b.brokerEpoch }, 'broker session expired; fencing');
         await this.propose({ type: 'FenceBroker', brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }).catch((err: unknown) => this.logger.warn({ err }, 'fence failed'));
