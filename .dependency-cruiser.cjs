@@ -1,7 +1,7 @@
 // The dependency direction of DESIGN.md §1, enforced by `npm run lint`.
 // An arrow means "may import": apps → packages; client → protocol, record;
 // broker → metadata, raft, storage, record, protocol; metadata → raft (types only);
-// storage → record (types only); raft → nothing of ours. No package imports an app.
+// storage → record (at run time: ADR 0003); raft → nothing of ours. No package imports an app.
 const pkg = (name) => `^(packages/${name}/|node_modules/@streambus/${name}/)`;
 const ours = (names) => `^(packages|node_modules/@streambus)/(${names.join('|')})/`;
 // Tests, test helpers and benchmarks may use the test kit and anything below them.
