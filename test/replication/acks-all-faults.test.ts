@@ -183,7 +183,8 @@ describe('min.insync.replicas', { timeout: 60_000 }, () => {
     const metrics = await (await fetch(`http://127.0.0.1:${c().broker(1).httpPort}/metrics`)).text();
     expect(metricValue(metrics, 'streambus_under_min_isr_partitions')).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'streambus_under_replicated_partitions')).toBeGreaterThanOrEqual(1);
-    expect(metricValue(metrics, 'streambus_isr_shrinks_total')).toBeGreaterThanOrEqual(1);
+    // Not streambus_isr_shrinks_total: a killed broker is usually removed by its fencing (session
+    // 1 s) before the leader's lag check (1.5 s) proposes a shrink, and fencing is not counted.
     const refused = await produceValues(leader, topic, 0, ['refused'], -1);
     expect(codeOf(refused)).toBe('NOT_ENOUGH_REPLICAS');
     expect(refused.errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);

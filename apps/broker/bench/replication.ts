@@ -13,7 +13,7 @@ import { type Row } from './shell.js';
 import { createClient, errorCodeName, ErrorCode, OffsetSpec, type StreamBusClient } from '@streambus/protocol';
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
 import { buildWorkload, latencyHistogram, type Workload } from './data-path.js';
-import { envInt, progress, round, sleep } from './util.js';
+import { cpuMsOf, envInt, progress, round, sleep } from './util.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const TOPIC_READY_TIMEOUT_MS = 20_000;
@@ -138,6 +138,13 @@ class BenchCluster {
     await n.process?.waitExit(STOP_GRACE_MS);
   }
 
+  /** CPU (ms, all threads) used so far by every running broker together. */
+  cpuMs(): number {
+    let total = 0;
+    for (const n of this.nodes) if (n.process !== undefined && n.process.exitStatus === undefined) total += cpuMsOf(n.process.pid);
+    return total;
+  }
+
   async stop(): Promise<void> {
     for (const n of this.nodes) {
       n.client?.close();
@@ -196,6 +203,8 @@ interface RunResult {
   bytes: number;
   records: number;
   seconds: number;
+  /** CPU all brokers used meanwhile (cluster-wide cost of the bytes). */
+  cpuMs?: number;
 }
 
 /**
@@ -257,18 +266,21 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     await produceRun(cluster, w1, l1, 1, { inFlight: config.inFlight, durationMs: 1_000 });
     await produceRun(cluster, w3, l3, -1, { inFlight: config.inFlight, durationMs: 1_000 });
 
-    const rf1: RunResult = { bytes: 0, records: 0, seconds: 0 };
-    const rf3: RunResult = { bytes: 0, records: 0, seconds: 0 };
+    const rf1: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0 };
+    const rf3: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0 };
     const sliceMs = config.phaseMs / config.rounds;
     for (let r = 0; r < config.rounds; r++) {
       for (const [total, w, l, acks] of [[rf1, w1, l1, 1], [rf3, w3, l3, -1]] as const) {
+        const cpu0 = cluster.cpuMs();
         const s = await produceRun(cluster, w, l, acks, { inFlight: config.inFlight, durationMs: sliceMs });
+        total.cpuMs = (total.cpuMs ?? 0) + cluster.cpuMs() - cpu0;
         total.bytes += s.bytes;
         total.records += s.records;
         total.seconds += s.seconds;
       }
     }
-    progress(`  RF=1 acks=1: ${mbps(rf1).toFixed(0)} MB/s; RF=3 acks=all: ${mbps(rf3).toFixed(0)} MB/s (${(mbps(rf3) / mbps(rf1)).toFixed(2)}x)`);
+    const cpuPerMB = (r: RunResult): number => (r.cpuMs ?? NaN) / (r.bytes / 1e6);
+    progress(`  RF=1 acks=1: ${mbps(rf1).toFixed(0)} MB/s; RF=3 acks=all: ${mbps(rf3).toFixed(0)} MB/s (${(mbps(rf3) / mbps(rf1)).toFixed(2)}x); broker CPU ${cpuPerMB(rf1).toFixed(1)} vs ${cpuPerMB(rf3).toFixed(1)} ms per produced MB`);
 
     const targetMBPerSecond = mbps(rf3) / 2;
     const histogram = latencyHistogram();
@@ -308,10 +320,11 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     const rf3VsRf1 = round(mbps(rf3) / mbps(rf1));
     return {
       rf3VsRf1,
-      baseline: { rf1Acks1MBPerSecond: round(mbps(rf1)), rf1Acks1RecordsPerSecond: Math.round(rf1.records / rf1.seconds) },
+      baseline: { rf1Acks1MBPerSecond: round(mbps(rf1)), rf1Acks1RecordsPerSecond: Math.round(rf1.records / rf1.seconds), rf1BrokersCpuMsPerMB: round(cpuPerMB(rf1)) },
       figures: {
         rf3AcksAllMBPerSecond: round(mbps(rf3)),
         rf3AcksAllRecordsPerSecond: Math.round(rf3.records / rf3.seconds),
+        rf3BrokersCpuMsPerMB: round(cpuPerMB(rf3)),
         rf3LatencyTargetMBPerSecond: round(targetMBPerSecond),
         rf3LatencyAchievedMBPerSecond: round(mbps(paced)),
         rf3ProduceAckP50Ms: round(latency.p50),
@@ -325,13 +338,18 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
         catchUpMBPerSecond: round(catchUpMBPerSecond),
         isrOf2AcksAllMBPerSecond: round(mbps(missed)),
       },
-      ratios: { rf3AcksAllVsRf1Acks1: rf3VsRf1, catchUpVsRf3Produce: round(catchUpMBPerSecond / mbps(rf3)) },
+      // CPU cost per produced MB, RF=3 over RF=1: near 3 means replication costs what copying the bytes twice more must.
+      ratios: { rf3AcksAllVsRf1Acks1: rf3VsRf1, rf3CpuPerMBVsRf1: round(cpuPerMB(rf3) / cpuPerMB(rf1)), catchUpVsRf3Produce: round(catchUpMBPerSecond / mbps(rf3)) },
       rows: [
         [`RF=3 acks=all min.insync=2, ${config.inFlight} in flight`, `${mbps(rf3).toFixed(0)} MB/s`, `${mbps(rf1).toFixed(0)} MB/s (RF=1 acks=1)`, `${rf3VsRf1}x`],
+        ['brokers\' CPU per produced MB, RF=3 acks=all', `${cpuPerMB(rf3).toFixed(1)} ms/MB`, `${cpuPerMB(rf1).toFixed(1)} ms/MB (RF=1 acks=1)`, `${round(cpuPerMB(rf3) / cpuPerMB(rf1))}x`],
         [`RF=3 acks=all latency at ${targetMBPerSecond.toFixed(0)} MB/s`, `p50 ${latency.p50.toFixed(2)} / p99 ${latency.p99.toFixed(2)} / p99.9 ${latency.p999.toFixed(2)} ms`, `achieved ${mbps(paced).toFixed(0)} MB/s`, ''],
         [`follower catch-up of ${(missed.bytes / 1e6).toFixed(0)} MB`, `${catchUpMBPerSecond.toFixed(0)} MB/s (ready ${readyMs.toFixed(0)} ms, in ISR ${rejoinMs.toFixed(0)} ms)`, `${mbps(rf3).toFixed(0)} MB/s (RF=3 produce)`, `${round(catchUpMBPerSecond / mbps(rf3))}x`],
       ],
     };
+  } catch (err) {
+    const exits = cluster.nodes.map((n) => `broker ${n.id}: ${n.process?.exitStatus === undefined ? 'running' : JSON.stringify(n.process.exitStatus)}\n${n.process?.output(15) ?? ''}`).join('\n');
+    throw new Error(`replication bench failed: ${err instanceof Error ? err.message : String(err)}\n${exits}`, { cause: err });
   } finally {
     await cluster.stop();
   }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { batchOf, memEngineOptions, openMem, TP, valuesOf } from '../test/helpers.js';
+import { batchFrom, batchOf, memEngineOptions, openMem, TP, valuesOf } from '../test/helpers.js';
 import { parseBatchHeader } from './batch.js';
-import { encodeSimpleBatch } from './compat.js';
 import { StorageEngine } from './engine.js';
 import { isStorageError, StorageError } from './errors.js';
 
@@ -19,8 +18,8 @@ describe('partition API', () => {
   it('assigns dense offsets, rewrites baseOffset in place and serves tail reads from the memtable', async () => {
     const { engine } = await openMem();
     const p = await engine.createPartition(TP);
-    const b1 = batchOf('a', 3);
-    const b2 = batchOf('b', 2);
+    const b1 = await batchOf('a', 3);
+    const b2 = await batchOf('b', 2);
     expect((await p.append([b1, b2])).baseOffsets).toEqual([0, 3]);
     expect(parseBatchHeader(b2).baseOffset).toBe(3);
     expect(p.logEndOffset).toBe(5);
@@ -33,7 +32,7 @@ describe('partition API', () => {
   it('reads the same bytes from SSTables after a flush, across many blocks', async () => {
     const { engine } = await openMem(1, { blockBytes: 256 });
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 40; i++) await p.append(batchOf(`v${i}`, 2));
+    for (let i = 0; i < 40; i++) await p.append(await batchOf(`v${i}`, 2));
     const before = await p.read(0, 1 << 20);
     await engine.flushAll();
     expect(engine.stats().memtableBytes).toBe(0);
@@ -47,7 +46,7 @@ describe('partition API', () => {
   it('returns at least one whole batch even when it exceeds maxBytes', async () => {
     const { engine } = await openMem();
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('big', 50));
+    await p.append(await batchOf('big', 50));
     expect((await p.read(0, 1)).batches).toHaveLength(1);
     await engine.flushAll();
     expect((await p.read(10, 1)).batches).toHaveLength(1);
@@ -57,13 +56,13 @@ describe('partition API', () => {
   it('rejects bad input with typed errors', async () => {
     const { engine } = await openMem();
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('a', 2));
+    await p.append(await batchOf('a', 2));
     expect(await codeOf(p.read(3, 10))).toBe('OFFSET_OUT_OF_RANGE');
     expect(await codeOf(p.read(-1, 10))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(p.read(0, 0))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(p.read(1.5, 10))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(p.append(Buffer.from('not a batch at all, definitely not')))).toBe('INVALID_RECORD');
-    const corrupt = batchOf('c', 1);
+    const corrupt = await batchOf('c', 1);
     corrupt[corrupt.length - 1] = (corrupt[corrupt.length - 1] ?? 0) ^ 1;
     expect(await codeOf(p.append(corrupt))).toBe('INVALID_RECORD');
     expect(await codeOf(p.append([]))).toBe('INVALID_ARGUMENT');
@@ -71,7 +70,7 @@ describe('partition API', () => {
     expect(await codeOf(engine.createPartition(TP))).toBe('PARTITION_EXISTS');
     expect(() => engine.partition({ topic: 'nope', partition: 0 })).toThrow(StorageError);
     expect(await codeOf(engine.createPartition({ topic: '', partition: 0 }))).toBe('INVALID_ARGUMENT');
-    const follower = batchOf('f', 1);
+    const follower = await batchOf('f', 1);
     expect(await codeOf(p.append(follower, { assignOffsets: false }))).toBe('INVALID_RECORD');
     expect(p.logEndOffset).toBe(2);
     await engine.close();
@@ -81,14 +80,14 @@ describe('partition API', () => {
   it('truncates whole batches, in memtable and SSTables, and the truncation survives a crash', async () => {
     const { fs, clock, engine } = await openMem();
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 5; i++) await p.append(batchOf(`a${i}`, 2));
+    for (let i = 0; i < 5; i++) await p.append(await batchOf(`a${i}`, 2));
     await engine.flushAll();
-    for (let i = 5; i < 8; i++) await p.append(batchOf(`a${i}`, 2));
+    for (let i = 5; i < 8; i++) await p.append(await batchOf(`a${i}`, 2));
     await p.truncateTo(12);
     expect(p.logEndOffset).toBe(12);
     await p.truncateTo(5);
     expect(p.logEndOffset).toBe(4);
-    expect((await p.append(batchOf('new', 1))).baseOffsets).toEqual([4]);
+    expect((await p.append(await batchOf('new', 1))).baseOffsets).toEqual([4]);
     fs.crash();
     const e2 = await StorageEngine.open(memEngineOptions(fs, clock));
     const p2 = e2.partition(TP);
@@ -104,7 +103,7 @@ describe('partition API', () => {
     const { fs, clock, engine } = await openMem();
     const p = await engine.createPartition(TP);
     for (let i = 0; i < 3; i++) {
-      await p.append(batchOf(`x${i}`, 2));
+      await p.append(await batchOf(`x${i}`, 2));
       await engine.flushAll();
     }
     expect(await p.deleteRecordsBefore(3)).toBe(3);
@@ -119,9 +118,9 @@ describe('partition API', () => {
   it('finds offsets by timestamp at record level', async () => {
     const { engine } = await openMem();
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('t', 5, 1000));
+    await p.append(await batchOf('t', 5, 1000));
     await engine.flushAll();
-    await p.append(batchOf('u', 5, 2000));
+    await p.append(await batchOf('u', 5, 2000));
     expect(await p.offsetForTimestamp(0)).toBe(0);
     expect(await p.offsetForTimestamp(1003)).toBe(3);
     expect(await p.offsetForTimestamp(1500)).toBe(5);
@@ -133,10 +132,10 @@ describe('partition API', () => {
   it('keeps a leader-epoch cache that is persisted and truncated with the log', async () => {
     const { fs, clock, engine } = await openMem();
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('a', 2), { leaderEpoch: 1 });
-    await p.append(batchOf('b', 2), { leaderEpoch: 1 });
+    await p.append(await batchOf('a', 2), { leaderEpoch: 1 });
+    await p.append(await batchOf('b', 2), { leaderEpoch: 1 });
     await engine.flushAll();
-    await p.append(batchOf('c', 2), { leaderEpoch: 3 });
+    await p.append(await batchOf('c', 2), { leaderEpoch: 3 });
     await p.assignLeaderEpoch(5);
     expect(p.leaderEpochs).toEqual([
       { epoch: 1, startOffset: 0 },
@@ -159,11 +158,11 @@ describe('partition API', () => {
     const { fs, clock, engine } = await openMem();
     const a = await engine.createPartition({ topic: 't', partition: 0 });
     await engine.createPartition({ topic: 't', partition: 1 });
-    await a.append(batchOf('z', 1));
+    await a.append(await batchOf('z', 1));
     await engine.flushAll();
     await engine.deletePartition({ topic: 't', partition: 0 });
     expect(engine.listPartitions()).toEqual([{ topic: 't', partition: 1 }]);
-    expect(await codeOf(a.append(batchOf('late', 1)))).toBe('PARTITION_NOT_FOUND');
+    expect(await codeOf(a.append(await batchOf('late', 1)))).toBe('PARTITION_NOT_FOUND');
     fs.crash();
     const e2 = await StorageEngine.open(memEngineOptions(fs, clock));
     expect(e2.listPartitions()).toEqual([{ topic: 't', partition: 1 }]);
@@ -177,7 +176,7 @@ describe('group commit and durability', () => {
     const { fs, engine } = await openMem();
     const parts = await Promise.all(Array.from({ length: 16 }, (_, i) => engine.createPartition({ topic: 'g', partition: i })));
     const before = fs.stats.datasyncs;
-    await Promise.all(parts.map((p, i) => p.append(batchOf(`g${i}`, 1))));
+    await Promise.all(parts.map(async (p, i) => p.append(await batchOf(`g${i}`, 1))));
     const used = fs.stats.datasyncs - before;
     expect(used).toBeGreaterThanOrEqual(1);
     expect(used).toBeLessThanOrEqual(2);
@@ -187,7 +186,7 @@ describe('group commit and durability', () => {
   it('flush=always: every resolved append survives a crash that loses unsynced writes', async () => {
     const { fs, clock, engine } = await openMem(7);
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 20; i++) await p.append(batchOf(`d${i}`, 1));
+    for (let i = 0; i < 20; i++) await p.append(await batchOf(`d${i}`, 1));
     fs.crash({ tornWrites: true });
     const e2 = await StorageEngine.open(memEngineOptions(fs, clock));
     expect(e2.partition(TP).logEndOffset).toBe(20);
@@ -197,9 +196,9 @@ describe('group commit and durability', () => {
   it('flush=interval: appends resolve before fsync and sync() makes them durable', async () => {
     const { fs, clock, engine } = await openMem(3, { flush: 'interval', flushIntervalMs: 3_600_000 });
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('i', 1));
+    await p.append(await batchOf('i', 1));
     await engine.sync();
-    await p.append(batchOf('j', 1));
+    await p.append(await batchOf('j', 1));
     fs.crash();
     const e2 = await StorageEngine.open(memEngineOptions(fs, clock));
     expect(e2.partition(TP).logEndOffset).toBe(1);
@@ -209,7 +208,7 @@ describe('group commit and durability', () => {
   it('recovers with a memtable budget smaller than the WAL by flushing while replaying', async () => {
     const { fs, clock, engine } = await openMem(5, { memtableBytesMax: 1 << 20 });
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 200; i++) await p.append(encodeSimpleBatch([{ value: Buffer.alloc(1000, i) }]));
+    for (let i = 0; i < 200; i++) await p.append(await batchFrom([{ value: Buffer.alloc(1000, i) }]));
     fs.crash();
     const e2 = await StorageEngine.open(memEngineOptions(fs, clock, { memtableBytesMax: 50_000 }));
     expect(e2.partition(TP).logEndOffset).toBe(200);
@@ -221,7 +220,7 @@ describe('group commit and durability', () => {
     const { engine } = await openMem(2, { memtableBytesMax: 64 * 1024 });
     const parts = await Promise.all(Array.from({ length: 8 }, (_, i) => engine.createPartition({ topic: 'm', partition: i })));
     for (let round = 0; round < 20; round++) {
-      await Promise.all(parts.map((p) => p.append(encodeSimpleBatch([{ value: Buffer.alloc(2000, round) }]))));
+      await Promise.all(parts.map(async (p) => p.append(await batchFrom([{ value: Buffer.alloc(2000, round) }]))));
     }
     expect(engine.stats().memtableBytesPeak).toBeLessThanOrEqual(64 * 1024 + 8 * 2100);
     for (const p of parts) expect(p.logEndOffset).toBe(20);
@@ -231,7 +230,7 @@ describe('group commit and durability', () => {
   it('deletes WAL files once every partition has flushed past them', async () => {
     const { engine } = await openMem(1, { walRollBytes: 4096 });
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 50; i++) await p.append(encodeSimpleBatch([{ value: Buffer.alloc(500) }]));
+    for (let i = 0; i < 50; i++) await p.append(await batchFrom([{ value: Buffer.alloc(500) }]));
     expect(engine.stats().walFiles).toBeGreaterThan(3);
     await engine.flushAll();
     expect(engine.stats().walFiles).toBe(1);
@@ -243,7 +242,7 @@ describe('faults', () => {
   it('cuts a torn WAL tail and keeps every complete frame before it', async () => {
     const { fs, clock, engine } = await openMem(11);
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 10; i++) await p.append(batchOf(`w${i}`, 1));
+    for (let i = 0; i < 10; i++) await p.append(await batchOf(`w${i}`, 1));
     await engine.close();
     const wal = fs.listFiles().filter((f) => f.includes('/wal/')).at(-1)!;
     const bytes = fs.fileBytes(wal);
@@ -256,7 +255,7 @@ describe('faults', () => {
   it('reports corruption followed by valid frames instead of skipping it', async () => {
     const { fs, clock, engine } = await openMem(12);
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 10; i++) await p.append(batchOf(`w${i}`, 1));
+    for (let i = 0; i < 10; i++) await p.append(await batchOf(`w${i}`, 1));
     await engine.close();
     const wal = fs.listFiles().filter((f) => f.includes('/wal/')).at(-1)!;
     fs.flipBit(wal, 200, 2);
@@ -269,7 +268,7 @@ describe('faults', () => {
   it('detects a corrupt SSTable block on read and names the file and position', async () => {
     const { fs, clock, engine } = await openMem(13);
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 10; i++) await p.append(batchOf(`s${i}`, 1));
+    for (let i = 0; i < 10; i++) await p.append(await batchOf(`s${i}`, 1));
     await engine.flushAll();
     await engine.close();
     const sst = fs.listFiles().find((f) => f.endsWith('.sst'))!;
@@ -287,7 +286,7 @@ describe('faults', () => {
   it('reports a corrupt SSTable footer when the engine opens', async () => {
     const { fs, clock, engine } = await openMem(14);
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('f', 1));
+    await p.append(await batchOf('f', 1));
     await engine.flushAll();
     await engine.close();
     const sst = fs.listFiles().find((f) => f.endsWith('.sst'))!;
@@ -306,11 +305,11 @@ describe('faults', () => {
     it(`${name}: fails the append, stops appends, keeps reads, and resumes after reopen`, async () => {
       const { fs, clock, engine } = await openMem(21);
       const p = await engine.createPartition(TP);
-      await p.append(batchOf('ok', 2));
+      await p.append(await batchOf('ok', 2));
       fs.injectFault({ ...rule, pathIncludes: '/wal/' });
-      expect(await codeOf(p.append(batchOf('bad', 1)))).toBe('STORAGE_FAILED');
+      expect(await codeOf(p.append(await batchOf('bad', 1)))).toBe('STORAGE_FAILED');
       fs.clearFaults();
-      expect(await codeOf(p.append(batchOf('after', 1)))).toBe('STORAGE_FAILED');
+      expect(await codeOf(p.append(await batchOf('after', 1)))).toBe('STORAGE_FAILED');
       expect(engine.failed?.code).toBe('STORAGE_FAILED');
       expect(valuesOf((await p.read(0, 1000)).batches)).toEqual(['ok#0', 'ok#1']);
       await engine.close();
@@ -318,7 +317,7 @@ describe('faults', () => {
       const e2 = await StorageEngine.open(memEngineOptions(fs, clock));
       const p2 = e2.partition(TP);
       expect(p2.logEndOffset).toBe(2);
-      expect((await p2.append(batchOf('again', 1))).baseOffsets).toEqual([2]);
+      expect((await p2.append(await batchOf('again', 1))).baseOffsets).toEqual([2]);
       await e2.close();
     });
   }
@@ -326,10 +325,10 @@ describe('faults', () => {
   it('fails stop when an SSTable flush hits ENOSPC, and loses nothing', async () => {
     const { fs, clock, engine } = await openMem(22);
     const p = await engine.createPartition(TP);
-    await p.append(batchOf('keep', 3));
+    await p.append(await batchOf('keep', 3));
     fs.injectFault({ op: 'write', code: 'ENOSPC', pathIncludes: '/sst/' });
     expect(await codeOf(engine.flushAll())).toBe('STORAGE_FAILED');
-    expect(await codeOf(p.append(batchOf('x', 1)))).toBe('STORAGE_FAILED');
+    expect(await codeOf(p.append(await batchOf('x', 1)))).toBe('STORAGE_FAILED');
     await engine.close();
     fs.clearFaults();
     fs.crash();
@@ -343,9 +342,9 @@ describe('retention and compaction', () => {
   it('drops whole SSTables past retention.ms and advances the log start offset', async () => {
     const { clock, engine } = await openMem(31);
     const p = await engine.createPartition(TP, { retentionMs: 1000 });
-    await p.append(batchOf('old', 2, clock.ms - 5000));
+    await p.append(await batchOf('old', 2, clock.ms - 5000));
     await engine.flushAll();
-    await p.append(batchOf('new', 2, clock.ms));
+    await p.append(await batchOf('new', 2, clock.ms));
     await engine.flushAll();
     await engine.maintain();
     expect(p.logStartOffset).toBe(2);
@@ -357,7 +356,7 @@ describe('retention and compaction', () => {
     const { engine } = await openMem(32);
     const p = await engine.createPartition(TP, { retentionBytes: 1, retentionMs: -1 });
     for (let i = 0; i < 3; i++) {
-      await p.append(batchOf(`r${i}`, 1));
+      await p.append(await batchOf(`r${i}`, 1));
       await engine.flushAll();
     }
     await engine.maintain();
@@ -370,7 +369,7 @@ describe('retention and compaction', () => {
     const { engine } = await openMem(33, { compactionMinTables: 3 });
     const p = await engine.createPartition(TP, { retentionMs: -1 });
     for (let i = 0; i < 6; i++) {
-      await p.append(batchOf(`m${i}`, 2));
+      await p.append(await batchOf(`m${i}`, 2));
       await engine.flushAll();
     }
     const before = await p.read(0, 1 << 20);
@@ -386,8 +385,8 @@ describe('retention and compaction', () => {
     const { clock, engine } = await openMem(34);
     const p = await engine.createPartition(TP, { cleanupPolicy: 'compact', retentionMs: -1, deleteRetentionMs: 1000 });
     const rec = (key: string, value: string | null, ts: number) => ({ key: Buffer.from(key), value: value === null ? null : Buffer.from(value), timestamp: ts });
-    await p.append(encodeSimpleBatch([rec('a', 'a1', clock.ms), rec('b', 'b1', clock.ms), rec('c', 'c1', clock.ms)]));
-    await p.append(encodeSimpleBatch([rec('a', 'a2', clock.ms), rec('b', null, clock.ms)]));
+    await p.append(await batchFrom([rec('a', 'a1', clock.ms), rec('b', 'b1', clock.ms), rec('c', 'c1', clock.ms)]));
+    await p.append(await batchFrom([rec('a', 'a2', clock.ms), rec('b', null, clock.ms)]));
     await engine.flushAll();
     await engine.maintain();
     let values = (await p.read(0, 1 << 20)).batches.map((b) => b.toString('latin1'));
@@ -399,7 +398,7 @@ describe('retention and compaction', () => {
     // no new data: the tombstone still expires
     await engine.maintain();
     expect(Buffer.concat((await p.read(0, 1 << 20)).batches).includes(Buffer.from('b'))).toBe(false);
-    await p.append(encodeSimpleBatch([rec('d', 'd1', clock.ms)]));
+    await p.append(await batchFrom([rec('d', 'd1', clock.ms)]));
     await engine.flushAll();
     await engine.maintain();
     values = (await p.read(0, 1 << 20)).batches.map((b) => b.toString('latin1'));

@@ -27,7 +27,7 @@ async function scenario(seed: number, op: FaultOp, skip: number, code: 'ENOSPC' 
     const p = i % 2;
     const tag = `p${p}-${i}`;
     try {
-      await parts[p]!.append(batchOf(tag, 1 + (i % 3)));
+      await parts[p]!.append(await batchOf(tag, 1 + (i % 3)));
       acked[p]!.push(...Array.from({ length: 1 + (i % 3) }, (_, k) => `${tag}#${k}`));
       if (i % 7 === 6) await engine.flushAll();
       if (i % 11 === 10) await engine.maintain();

@@ -6,5 +6,3 @@ export { StorageError, isStorageError, type StorageErrorCode } from './errors.js
 export { type FileSystem, type WritableFile, type ReadableFile, NodeFileSystem, FsError } from './fs.js';
 export { MemFileSystem, seededRandom, type CrashOptions, type FaultCode, type FaultOp, type FaultRule, type MemFileSystemOptions } from './mem-fs.js';
 export { type FlushMode, type WalPosition } from './wal.js';
-export { type BatchInfo } from './batch.js';
-export { encodeSimpleBatch, parseBatchHeader, readRecords, type SimpleRecord } from './compat.js';

@@ -87,7 +87,7 @@ async function run(cmds: readonly Cmd[], flush: FlushMode, seed: number): Promis
         case 'append': {
           const m = model[c.p]!;
           const bs = Array.from({ length: c.batches }, () => ({ tag: `t${tagSeq++}`, count: c.count }));
-          const res = await engine.partition({ topic: 'm', partition: c.p }).append(bs.map((b) => batchOf(b.tag, b.count)));
+          const res = await engine.partition({ topic: 'm', partition: c.p }).append(await Promise.all(bs.map((b) => batchOf(b.tag, b.count))));
           for (const [i, b] of bs.entries()) {
             expect(res.baseOffsets[i]).toBe(m.end);
             m.batches.push({ base: m.end, count: b.count, tag: b.tag });

@@ -12,7 +12,7 @@ describe('read path and recovery', () => {
         const { engine } = await openMem(9, { blockBytes, readAheadBytes: 1024 });
         try {
           const p = await engine.createPartition(TP);
-          for (let i = 0; i < 100; i++) await p.append(batchOf(`r${i}`, 2));
+          for (let i = 0; i < 100; i++) await p.append(await batchOf(`r${i}`, 2));
           await engine.flushAll();
           let at = 0;
           for (const s of steps) {
@@ -40,7 +40,7 @@ describe('read path and recovery', () => {
     const options = memEngineOptions(fs, clock, { walRollBytes: 4096, flush: 'always' });
     const engine = await StorageEngine.open(options);
     const p = await engine.createPartition(TP);
-    for (let i = 0; i < 120; i++) await p.append(batchOf(`w${i}`, 3));
+    for (let i = 0; i < 120; i++) await p.append(await batchOf(`w${i}`, 3));
     expect(engine.stats().walFiles).toBeGreaterThan(3);
     await engine.close();
     const again = await StorageEngine.open(options);

@@ -1,4 +1,5 @@
-import { encodeSimpleBatch, MemFileSystem, seededRandom, StorageEngine, type StorageOptions } from '../src/index.js';
+import { encodeBatch, type RecordInput } from '@streambus/record';
+import { MemFileSystem, seededRandom, StorageEngine, type StorageOptions } from '../src/index.js';
 
 /** A virtual clock the tests move by hand. */
 export class ManualClock {
@@ -9,13 +10,18 @@ export class ManualClock {
 }
 
 /** A batch of `count` records whose values carry `tag`, so reads can be checked byte for byte. */
-export function batchOf(tag: string, count = 1, timestamp = 1_700_000_000_000, key?: string): Buffer {
+export function batchOf(tag: string, count = 1, timestamp = 1_700_000_000_000, key?: string): Promise<Buffer> {
   const records = Array.from({ length: count }, (_, i) => ({
     key: key === undefined ? null : Buffer.from(key),
     value: Buffer.from(`${tag}#${i}`),
     timestamp: timestamp + i,
   }));
-  return encodeSimpleBatch(records);
+  return encodeBatch(records);
+}
+
+/** One uncompressed batch; records without a timestamp get 0, so the bytes never depend on the wall clock. */
+export function batchFrom(records: RecordInput[]): Promise<Buffer> {
+  return encodeBatch(records, { now: () => 0 });
 }
 
 export function memEngineOptions(fs: MemFileSystem, clock: ManualClock, over: Partial<StorageOptions> = {}): StorageOptions {

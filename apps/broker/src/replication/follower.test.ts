@@ -1,11 +1,13 @@
 import { ErrorCode, type ReplicaFetchPartitionResponse, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@streambus/protocol';
-import { encodeSimpleBatch, MemFileSystem, type PartitionLog, StorageEngine } from '@streambus/storage';
+import { encodeBatch } from '@streambus/record';
+import { MemFileSystem, type PartitionLog, StorageEngine } from '@streambus/storage';
 import { Simulator } from '@streambus/testkit';
 import { describe, expect, it } from 'vitest';
 import { FollowerPartition, ReplicaFetcher } from './follower.js';
 import { resolveReplicationConfig, type Scheduler } from './types.js';
 
-const batch = (key: string): Buffer => encodeSimpleBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }]);
+// A fixed clock keeps the bytes the same on every run.
+const batch = (key: string): Promise<Buffer> => encodeBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }], { now: () => 0 });
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 async function openLog(sim: Simulator, partition = 0): Promise<{ engine: StorageEngine; log: PartitionLog }> {
@@ -15,7 +17,7 @@ async function openLog(sim: Simulator, partition = 0): Promise<{ engine: Storage
 
 /** Appends one single-record batch per epoch in `epochs`, as a leader of that epoch would. */
 async function fill(log: PartitionLog, epochs: number[]): Promise<void> {
-  for (const [i, e] of epochs.entries()) await log.append(batch(`r${i}`), { assignOffsets: true, leaderEpoch: e });
+  for (const [i, e] of epochs.entries()) await log.append(await batch(`r${i}`), { assignOffsets: true, leaderEpoch: e });
 }
 
 /** Leader bytes as a follower receives them: batches with offsets and epochs already set. */
@@ -107,6 +109,30 @@ describe('FollowerPartition', () => {
     await fp.applyResponse(response({ highWatermark: 4, logStartOffset: 3, logEndOffset: 4 }), fp.fetchRequest(1000));
     expect(log.logStartOffset).toBe(3);
     expect(log.logEndOffset).toBe(4);
+  });
+
+  it('skips the whole batches it already holds and appends only the rest', async () => {
+    const { log } = await openLog(new Simulator());
+    await fill(log, [1, 1]);
+    const fp = new FollowerPartition({ tp: { topic: 't', partition: 0 }, log, leaderId: 2, leaderEpoch: 1, initialHighWatermark: 0 });
+    const bytes = await leaderBytes([1, 1, 1], 0);
+    const tail = await leaderBytes([1, 1, 1], 2);
+    const out = await fp.applyResponse(response({ records: Buffer.from(bytes), highWatermark: 3, logEndOffset: 3 }), fp.fetchRequest(1000));
+    expect(out).toEqual({ kind: 'appended', bytes: tail.length });
+    expect(log.logEndOffset).toBe(3);
+    expect(Buffer.concat((await log.read(0, 1 << 20)).batches).equals(bytes)).toBe(true);
+  });
+
+  it('refuses bytes that are not whole batches and leaves the log as it was', async () => {
+    const { log } = await openLog(new Simulator());
+    await fill(log, [1]);
+    const fp = new FollowerPartition({ tp: { topic: 't', partition: 0 }, log, leaderId: 2, leaderEpoch: 1, initialHighWatermark: 0 });
+    // Shorter than a batch length field: the header read itself fails.
+    await expect(fp.applyResponse(response({ records: Buffer.alloc(10), logEndOffset: 2 }), fp.fetchRequest(1000))).rejects.toMatchObject({ code: 'TRUNCATED' });
+    // A cut-off batch past our end: storage validates before it appends anything.
+    const bytes = await leaderBytes([1, 1, 1], 1);
+    await expect(fp.applyResponse(response({ records: bytes.subarray(0, bytes.length - 3), logEndOffset: 3 }), fp.fetchRequest(1000))).rejects.toMatchObject({ code: 'INVALID_RECORD' });
+    expect(log.logEndOffset).toBe(1);
   });
 
   it('reports other error codes without touching the log', async () => {

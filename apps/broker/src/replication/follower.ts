@@ -1,5 +1,6 @@
 import { ErrorCode, type ReplicaFetchPartition, type ReplicaFetchPartitionResponse, type ReplicaFetchRequest, type ReplicaFetchResponse } from '@streambus/protocol';
-import { parseBatchHeader, type PartitionLog } from '@streambus/storage';
+import { splitBatches } from '@streambus/record';
+import { type PartitionLog } from '@streambus/storage';
 import { invariant, partitionKeyOf, type ReplicationConfig, type Scheduler, type TopicPartitionRef } from './types.js';
 
 /** Sends one ReplicaFetch to a leader broker; rejects on transport failure or timeout. */
@@ -141,15 +142,17 @@ export class FollowerPartition {
     let first = true;
     // Skip whole batches we already hold; a batch straddling our end can only follow a
     // truncateFullyAndStartAt into the middle of a batch, and restarting at its base fixes that.
-    while (pos < records.length) {
-      const info = parseBatchHeader(records, pos);
-      invariant(info.partitionLeaderEpoch <= this.leaderEpoch, `${this.key}: batch epoch ${info.partitionLeaderEpoch} above the leader's ${this.leaderEpoch}`);
-      if (info.baseOffset >= log.logEndOffset) break;
-      if (first && info.baseOffset + info.lastOffsetDelta >= log.logEndOffset && log.logStartOffset === log.logEndOffset) {
-        await log.truncateFullyAndStartAt(info.baseOffset);
+    // Header reads only (no CRC, no decoding): storage validates whatever is appended.
+    for (const batch of splitBatches(records)) {
+      const epoch = batch.partitionLeaderEpoch;
+      invariant(epoch <= this.leaderEpoch, `${this.key}: batch epoch ${epoch} above the leader's ${this.leaderEpoch}`);
+      const baseOffset = batch.baseOffset;
+      if (baseOffset >= log.logEndOffset) break;
+      if (first && batch.lastOffset >= log.logEndOffset && log.logStartOffset === log.logEndOffset) {
+        await log.truncateFullyAndStartAt(baseOffset);
         break;
       }
-      pos += info.sizeInBytes;
+      pos += batch.sizeInBytes;
       first = false;
     }
     if (pos >= records.length) return 0;

@@ -1,6 +1,7 @@
 import { type PartitionChange, type PartitionState } from '@streambus/metadata';
 import { ErrorCode, type ReplicaFetchPartition } from '@streambus/protocol';
-import { encodeSimpleBatch, MemFileSystem, type PartitionLog, StorageEngine } from '@streambus/storage';
+import { encodeBatch } from '@streambus/record';
+import { MemFileSystem, type PartitionLog, StorageEngine } from '@streambus/storage';
 import { Simulator } from '@streambus/testkit';
 import { describe, expect, it } from 'vitest';
 import { type AlterPartitionResult, LeaderPartition } from './leader.js';
@@ -16,7 +17,8 @@ function state(over: Partial<PartitionState> = {}): PartitionState {
   return { partition: 0, replicas: [1, 2, 3], isr: [1, 2, 3], leader: 1, leaderEpoch: 1, partitionEpoch: 1, addingReplicas: [], removingReplicas: [], offline: false, ...over };
 }
 
-const batch = (key: string): Buffer => encodeSimpleBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }]);
+// A fixed clock keeps the bytes the same on every run.
+const batch = (key: string): Promise<Buffer> => encodeBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }], { now: () => 0 });
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 interface Setup {
@@ -71,7 +73,7 @@ async function accept(s: Setup, isr: number[]): Promise<void> {
 describe('LeaderPartition high watermark', () => {
   it('is the minimum log end offset over the ISR, and waits for followers it has not heard from', async () => {
     const s = await setup();
-    for (const k of ['a', 'b', 'c']) await s.leader.append(batch(k), 1, 1000);
+    for (const k of ['a', 'b', 'c']) await s.leader.append(await batch(k), 1, 1000);
     expect(s.leader.logEndOffset).toBe(3);
     expect(s.leader.highWatermark).toBe(0);
     await s.fetch(2, 3, 1);
@@ -84,13 +86,13 @@ describe('LeaderPartition high watermark', () => {
 
   it('is held back while the ISR is smaller than min.insync.replicas', async () => {
     const s = await setup({ isr: [1] }, 2);
-    await s.leader.append(batch('a'), 1, 1000);
+    await s.leader.append(await batch('a'), 1, 1000);
     expect(s.leader.highWatermark).toBe(0);
   });
 
   it('returns the high watermark and the leader log bounds in fetch answers', async () => {
     const s = await setup();
-    await s.leader.append(batch('a'), 1, 1000);
+    await s.leader.append(await batch('a'), 1, 1000);
     await s.fetch(2, 1, 1);
     const r = await s.fetch(3, 1, 1);
     expect(r).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 1, logStartOffset: 0, logEndOffset: 1 });
@@ -101,7 +103,7 @@ describe('LeaderPartition acks', () => {
   it('acks=all answers only once the high watermark passes the batch', async () => {
     const s = await setup();
     let done = false;
-    const p = s.leader.append(batch('a'), -1, 5000).then((r) => {
+    const p = s.leader.append(await batch('a'), -1, 5000).then((r) => {
       done = true;
       return r;
     });
@@ -117,15 +119,15 @@ describe('LeaderPartition acks', () => {
 
   it('acks=all is refused with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and nothing is written', async () => {
     const s = await setup({ isr: [1, 2] }, 3);
-    await expect(s.leader.append(batch('a'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, retriable: true });
+    await expect(s.leader.append(await batch('a'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, retriable: true });
     expect(s.log.logEndOffset).toBe(0);
     // acks=1 is still accepted by the leader alone.
-    await expect(s.leader.append(batch('b'), 1, 1000)).resolves.toMatchObject({ baseOffset: 0 });
+    await expect(s.leader.append(await batch('b'), 1, 1000)).resolves.toMatchObject({ baseOffset: 0 });
   });
 
   it('acks=all times out with REQUEST_TIMED_OUT when followers do not fetch', async () => {
     const s = await setup();
-    const p = s.leader.append(batch('a'), -1, 300);
+    const p = s.leader.append(await batch('a'), -1, 300);
     const caught = p.catch((e: unknown) => e);
     await settle();
     s.sim.runFor(300);
@@ -134,7 +136,7 @@ describe('LeaderPartition acks', () => {
 
   it('fails pending acks=all writes with NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrinks below the minimum', async () => {
     const s = await setup({}, 3);
-    const caught = s.leader.append(batch('a'), -1, 60_000).catch((e: unknown) => e);
+    const caught = s.leader.append(await batch('a'), -1, 60_000).catch((e: unknown) => e);
     await settle();
     for (let t = 0; t < 12; t++) {
       s.sim.runFor(100);
@@ -147,25 +149,25 @@ describe('LeaderPartition acks', () => {
 
   it('resign() fails every waiter with NOT_LEADER_OR_FOLLOWER at once and refuses new writes', async () => {
     const s = await setup();
-    const caught = s.leader.append(batch('a'), -1, 60_000).catch((e: unknown) => e);
+    const caught = s.leader.append(await batch('a'), -1, 60_000).catch((e: unknown) => e);
     await settle();
     s.leader.resign();
     const err = await caught;
     expect(isReplicationError(err, ErrorCode.NOT_LEADER_OR_FOLLOWER)).toBe(true);
-    await expect(s.leader.append(batch('b'), 1, 1000)).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
+    await expect(s.leader.append(await batch('b'), 1, 1000)).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
     expect((await s.fetch(2, 0)).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   });
 
   it('rejects bad acks with INVALID_REQUIRED_ACKS', async () => {
     const s = await setup();
-    await expect(s.leader.append(batch('a'), 2 as -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.INVALID_REQUIRED_ACKS });
+    await expect(s.leader.append(await batch('a'), 2 as -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.INVALID_REQUIRED_ACKS });
   });
 });
 
 describe('LeaderPartition ISR changes', () => {
   it('shrinks a follower that has not caught up within replica.lag.time.max.ms, with the partition epoch', async () => {
     const s = await setup();
-    await s.leader.append(batch('a'), 1, 1000);
+    await s.leader.append(await batch('a'), 1, 1000);
     for (let t = 0; t < 12; t++) {
       s.sim.runFor(100);
       await s.fetch(2, 1, 1);
@@ -212,7 +214,7 @@ describe('LeaderPartition ISR changes', () => {
 
   it('expands the ISR when a follower reaches the high watermark within the current leader epoch', async () => {
     const s = await setup({ isr: [1, 2] });
-    await s.leader.append(batch('a'), 1, 1000);
+    await s.leader.append(await batch('a'), 1, 1000);
     await s.fetch(2, 1, 1);
     expect(s.leader.highWatermark).toBe(1);
     await s.fetch(3, 0);
@@ -227,7 +229,7 @@ describe('LeaderPartition ISR changes', () => {
 
   it('does not expand a follower that only caught up to data before this leader epoch', async () => {
     const s = await setup({ isr: [1, 2], leaderEpoch: 2 }, 2, async (log) => {
-      await log.append(batch('old'), { assignOffsets: true, leaderEpoch: 1 });
+      await log.append(await batch('old'), { assignOffsets: true, leaderEpoch: 1 });
     });
     expect(s.leader.leaderEpochStartOffset).toBe(1);
     await s.fetch(3, 0, undefined, 2);
@@ -241,10 +243,10 @@ describe('LeaderPartition fetch answers (KIP-320)', () => {
   async function twoEpochs(): Promise<Setup> {
     // Epoch 1 holds offsets 0..2; this leader's epoch 3 starts at 3 and holds 3..4.
     const s = await setup({ leaderEpoch: 3 }, 2, async (log) => {
-      for (const k of ['a', 'b', 'c']) await log.append(batch(k), { assignOffsets: true, leaderEpoch: 1 });
+      for (const k of ['a', 'b', 'c']) await log.append(await batch(k), { assignOffsets: true, leaderEpoch: 1 });
     });
-    await s.leader.append(batch('d'), 1, 1000);
-    await s.leader.append(batch('e'), 1, 1000);
+    await s.leader.append(await batch('d'), 1, 1000);
+    await s.leader.append(await batch('e'), 1, 1000);
     return s;
   }
 

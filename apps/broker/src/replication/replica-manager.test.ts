@@ -1,13 +1,15 @@
 import { NO_LEADER, type PartitionChange, type PartitionState } from '@streambus/metadata';
 import { ErrorCode, type ReplicaFetchRequest } from '@streambus/protocol';
-import { encodeSimpleBatch, MemFileSystem, StorageEngine } from '@streambus/storage';
+import { encodeBatch } from '@streambus/record';
+import { MemFileSystem, StorageEngine } from '@streambus/storage';
 import { Simulator } from '@streambus/testkit';
 import { describe, expect, it } from 'vitest';
 import { type AlterPartitionResult } from './leader.js';
 import { type PartitionAssignment, ReplicaManager } from './replica-manager.js';
 import { type Scheduler } from './types.js';
 
-const batch = (key: string): Buffer => encodeSimpleBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }]);
+// A fixed clock keeps the bytes the same on every run.
+const batch = (key: string): Promise<Buffer> => encodeBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }], { now: () => 0 });
 const settle = async (rounds = 3): Promise<void> => {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
 };
@@ -68,7 +70,7 @@ describe('ReplicaManager', () => {
     expect(b2?.status(tp)?.role).toBe('follower');
     expect(b1?.logOf(tp)?.latestEpoch).toBe(1);
     let acked: number | undefined;
-    void b1?.produce(tp, batch('a'), -1, 5000).then((r) => (acked = r.baseOffset));
+    void b1?.produce(tp, await batch('a'), -1, 5000).then((r) => (acked = r.baseOffset));
     await run(500);
     expect(acked).toBe(0);
     expect(b2?.status(tp)).toMatchObject({ role: 'follower', logEndOffset: 1 });
@@ -80,11 +82,11 @@ describe('ReplicaManager', () => {
     const { rms, proposals, run } = await pair();
     const [b1, b2] = [rms.get(1), rms.get(2)];
     await b1?.applyPartition(assignment(state()));
-    await b1?.produce(tp, batch('a'), 1, 1000);
+    await b1?.produce(tp, await batch('a'), 1, 1000);
     await run(1500);
     expect(proposals[0]).toMatchObject({ partitionEpoch: 1, isr: [1], byLeader: { brokerId: 1, brokerEpoch: 101, leaderEpoch: 1 } });
     expect(b1?.metrics()).toMatchObject({ isrShrinksTotal: 1, underReplicatedPartitions: 1, underMinIsrPartitions: 1 });
-    await expect(b1?.produce(tp, batch('b'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
+    await expect(b1?.produce(tp, await batch('b'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
     await b2?.applyPartition(assignment(state({ isr: [1], partitionEpoch: 2 })));
     await run(500);
     expect(proposals[1]).toMatchObject({ partitionEpoch: 2, isr: [1, 2] });
@@ -97,14 +99,14 @@ describe('ReplicaManager', () => {
     const b1 = rms.get(1);
     await b1?.applyPartition(assignment(state({ isr: [1, 2] })));
     let failure: unknown;
-    const pending = b1?.produce(tp, batch('a'), -1, 60_000).catch((e: unknown) => (failure = e));
+    const pending = b1?.produce(tp, await batch('a'), -1, 60_000).catch((e: unknown) => (failure = e));
     await settle();
     void b1?.applyPartition(assignment(state({ leader: 2, leaderEpoch: 2, partitionEpoch: 2 })));
     await pending;
     expect(failure).toMatchObject({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
     await settle();
     expect(b1?.status(tp)?.role).toBe('follower');
-    await expect(b1?.produce(tp, batch('b'), 1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+    await expect(b1?.produce(tp, await batch('b'), 1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
   });
 
   it('ignores stale metadata and counts under-replicated, under-min-ISR and offline partitions', async () => {
@@ -114,10 +116,10 @@ describe('ReplicaManager', () => {
     await b1?.applyPartition(assignment(state({ leader: 2, leaderEpoch: 2, partitionEpoch: 4 })));
     expect(b1?.status(tp)?.role).toBe('leader');
     expect(b1?.metrics()).toMatchObject({ underReplicatedPartitions: 1, underMinIsrPartitions: 1 });
-    await expect(b1?.produce(tp, batch('a'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
+    await expect(b1?.produce(tp, await batch('a'), -1, 1000)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_ENOUGH_REPLICAS });
     // min.insync.replicas lowered by a config change, epochs unchanged: acks=all is accepted now.
     await b1?.applyPartition(assignment(state({ isr: [1], leaderEpoch: 3, partitionEpoch: 5 }), 1));
-    await expect(b1?.produce(tp, batch('a'), -1, 1000)).resolves.toMatchObject({ baseOffset: 0, highWatermark: 1 });
+    await expect(b1?.produce(tp, await batch('a'), -1, 1000)).resolves.toMatchObject({ baseOffset: 0, highWatermark: 1 });
     await b1?.applyPartition(assignment(state({ isr: [1], leader: NO_LEADER, leaderEpoch: 4, partitionEpoch: 6, offline: true })));
     expect(b1?.status(tp)?.role).toBe('offline');
     expect(b1?.metrics()).toMatchObject({ offlinePartitions: 1, leaderPartitions: 0 });
@@ -148,7 +150,7 @@ describe('ReplicaManager', () => {
     let records = -1;
     void b1?.handleReplicaFetch(req).then((r) => (records = r.partitions[0]?.records.length ?? -1));
     await settle();
-    await b1?.produce(tp, batch('a'), 1, 1000);
+    await b1?.produce(tp, await batch('a'), 1, 1000);
     await settle();
     expect(records).toBeGreaterThan(0);
   });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type PartitionState } from '@streambus/metadata';
-import { encodeSimpleBatch, StorageEngine } from '@streambus/storage';
+import { encodeBatch } from '@streambus/record';
+import { StorageEngine } from '@streambus/storage';
 import { type AlterPartitionResult } from './leader.js';
 import { ReplicaManager } from './replica-manager.js';
 import { type Acks, systemScheduler } from './types.js';
@@ -97,8 +98,10 @@ async function replicated(dir: string, acks: Acks, o: Required<ReplicationBenchO
 export async function runReplicationBench(options: ReplicationBenchOptions = {}): Promise<{ baseline: VariantResult; variants: VariantResult[] }> {
   const o: Required<ReplicationBenchOptions> = { batches: 2000, recordsPerBatch: 16, recordBytes: 1024, concurrency: 8, ...options };
   const value = Buffer.alloc(o.recordBytes, 7);
-  const batch = (): Buffer => encodeSimpleBatch(Array.from({ length: o.recordsPerBatch }, () => ({ value })));
-  const bytesPerBatch = batch().length;
+  const template = await encodeBatch(Array.from({ length: o.recordsPerBatch }, () => ({ value })));
+  // A fresh copy per produce: appends restamp baseOffset and epoch in place.
+  const batch = (): Buffer => Buffer.from(template);
+  const bytesPerBatch = template.length;
   const dir = mkdtempSync(join(tmpdir(), 'streambus-repl-bench-'));
   try {
     const engine = await StorageEngine.open({ dir: join(dir, 'baseline'), flush: 'always', maintenanceIntervalMs: 0 });

@@ -5,7 +5,8 @@
 // partitions, message loss, controller-driven leader moves. Checks run after healing.
 import { apply, emptyState, NO_LEADER, type MetadataCommand, type MetadataState, type PartitionChange, type PartitionState } from '@streambus/metadata';
 import { type ReplicaFetchRequest, type ReplicaFetchResponse } from '@streambus/protocol';
-import { encodeSimpleBatch, parseBatchHeader, type PartitionLog, readRecords, StorageEngine } from '@streambus/storage';
+import { BatchView, decodeRecords, encodeBatch } from '@streambus/record';
+import { type PartitionLog, StorageEngine } from '@streambus/storage';
 import { type MemFileSystem, type Prng, SimNetwork, simFileSystem, Simulator } from '@streambus/testkit';
 import { type AlterPartitionResult, type LeaderPartition } from './leader.js';
 import { type PartitionAssignment, ReplicaManager } from './replica-manager.js';
@@ -379,16 +380,21 @@ export class Harness {
     const rm = b?.rm;
     if (b === undefined || rm === null || rm === undefined || !b.ready) return;
     const key = `k${this.nextKey++}`;
-    const batch = encodeSimpleBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`) }], { timestamp: this.sim.now });
+    const timestamp = this.sim.now;
     this.produced++;
-    void rm.produce({ topic: TOPIC, partition }, batch, -1, 800).then(
-      (r) => {
-        this.acked.push({ partition, offset: r.baseOffset, key });
-      },
-      (err: unknown) => {
-        if (!isReplicationError(err)) throw err;
-      },
-    );
+    // Sealing an uncompressed batch settles in microtasks, before runUntil's setImmediate lets
+    // the next simulated event run, so the produce still starts within this event's turn and a
+    // seed replays exactly.
+    void encodeBatch([{ key: Buffer.from(key), value: Buffer.from(`v-${key}`), timestamp }], { now: () => timestamp })
+      .then((batch) => rm.produce({ topic: TOPIC, partition }, batch, -1, 800))
+      .then(
+        (r) => {
+          this.acked.push({ partition, offset: r.baseOffset, key });
+        },
+        (err: unknown) => {
+          if (!isReplicationError(err)) throw err;
+        },
+      );
   }
 
   // ---- faults ----------------------------------------------------------------------------------
@@ -611,10 +617,10 @@ async function readRange(log: PartitionLog, from: number, to: number): Promise<B
     const r = await log.read(offset, 1 << 20);
     if (r.batches.length === 0) break;
     for (const batch of r.batches) {
-      const info = parseBatchHeader(batch, 0);
-      if (info.baseOffset >= to) return Buffer.concat(parts);
+      const view = BatchView.parse(batch);
+      if (view.baseOffset >= to) return Buffer.concat(parts);
       parts.push(batch);
-      offset = info.baseOffset + info.lastOffsetDelta + 1;
+      offset = view.nextOffset;
     }
   }
   return Buffer.concat(parts);
@@ -629,10 +635,11 @@ async function readWholeLog(log: PartitionLog, from: number): Promise<{ bytes: B
     const r = await log.read(offset, 1 << 20);
     if (r.batches.length === 0) break;
     for (const batch of r.batches) {
-      const info = parseBatchHeader(batch, 0);
-      for (const rec of readRecords(batch)) keys.set(info.baseOffset + rec.offsetDelta, rec.key?.toString() ?? '');
+      const view = BatchView.parse(batch);
+      // Decoding checks the CRC too: a replica holding corrupt bytes fails the run here.
+      for (const rec of await decodeRecords(view)) keys.set(rec.offset, rec.key?.toString() ?? '');
       parts.push(batch);
-      offset = info.baseOffset + info.lastOffsetDelta + 1;
+      offset = view.nextOffset;
     }
   }
   return { bytes: Buffer.concat(parts), keys };
