@@ -117,6 +117,7 @@ describe('acks=all under faults (3 voters, RF=3, min.insync.replicas=2)', { time
       await c().kill(1, 'SIGKILL');
       const after = await waitPartition(c(), topic, 0, (x) => x.leaderId !== undefined && x.leaderId !== 1 && x.leaderId > 0, 'a new leader');
       expect([2, 3]).toContain(after.leaderId);
+      expect(before.isr).toContain(after.leaderId);
       expect(after.leaderEpoch).toBeGreaterThan(before.leaderEpoch);
       await waitPartition(c(), topic, 0, (x) => !x.isr.includes(1), 'the dead leader out of the ISR');
       await writer.progress(40);

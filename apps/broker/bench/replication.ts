@@ -179,9 +179,20 @@ async function describe(cluster: BenchCluster, via: number, topic: string): Prom
 }
 
 async function createTopic(cluster: BenchCluster, topic: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<Leaders> {
-  const res = await cluster.client(1).createTopics({ topics: [{ name: topic, numPartitions: partitions, replicationFactor, assignments: [], configs }], timeoutMs: TOPIC_READY_TIMEOUT_MS, validateOnly: false });
-  const error = res.topics[0]?.error;
-  if (error !== undefined) throw new Error(`create ${topic}: ${errorCodeName(error.code)} ${error.message}`);
+  // A channel to a just-started broker can drop once (seen as UNAVAILABLE); a retry that finds
+  // the topic already there means the first attempt committed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await cluster.client(1).createTopics({ topics: [{ name: topic, numPartitions: partitions, replicationFactor, assignments: [], configs }], timeoutMs: TOPIC_READY_TIMEOUT_MS, validateOnly: false });
+      const error = res.topics[0]?.error;
+      if (error !== undefined && !(attempt > 1 && error.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw new Error(`create ${topic}: ${errorCodeName(error.code)} ${error.message}`);
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error && err.message.includes('UNAVAILABLE'))) throw err;
+      progress(`  create ${topic}: ${err.message}; retrying`);
+      await sleep(500);
+    }
+  }
   const deadline = performance.now() + TOPIC_READY_TIMEOUT_MS;
   for (;;) {
     const leaders = await describe(cluster, 1, topic);

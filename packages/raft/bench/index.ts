@@ -83,7 +83,7 @@ async function startCluster(dir: string, name: string): Promise<RaftNode[]> {
         stateMachine: new CountingMachine(),
         tickMs: 50,
         raft: { electionTimeoutTicks: 20, heartbeatIntervalTicks: 2 },
-        snapshotEntriesMax: 50_000,
+        snapshotEntriesMax: 10_000,
       }),
     );
   }
