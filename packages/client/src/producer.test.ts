@@ -42,9 +42,12 @@ describe('producer', () => {
   });
 
   it('batches records and carries several partitions in one Produce request per broker', async () => {
-    const producer = bus.producer({ lingerMs: 30 });
+    // A linger far longer than the test: the batches go out on flush(), all partitions at once,
+    // so the grouping per broker does not depend on timer scheduling on a loaded machine.
+    const producer = bus.producer({ lingerMs: 60_000 });
     const sends: Promise<RecordMetadata[]>[] = [];
     for (let i = 0; i < 300; i++) sends.push(producer.send({ topic: 'orders', messages: [{ partition: i % 6, value: `m${i}` }] }));
+    await producer.flush();
     await Promise.all(sends);
     // 6 partitions over 3 brokers: a handful of requests, not 300.
     expect(fake.stats.produceRequests).toBeLessThanOrEqual(12);
