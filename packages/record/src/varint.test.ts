@@ -85,7 +85,8 @@ describe('zig-zag varlong (int64 within the safe-integer range)', () => {
 
   it('round-trips every safe integer', () => {
     fc.assert(
-      fc.property(fc.maxSafeInteger().chain((v) => fc.constantFrom(v, -v, Math.floor(v / 1024))), (value) => {
+      // `0 - v` rather than `-v`: an int64 has no negative zero, so -0 is not an input.
+      fc.property(fc.maxSafeInteger().chain((v) => fc.constantFrom(v, 0 - v, Math.floor(v / 1024))), (value) => {
         const buf = Buffer.alloc(10);
         const end = writeVarlong(buf, 0, value);
         expect(end).toBe(sizeOfVarlong(value));
