@@ -381,6 +381,27 @@ describe('retention and compaction', () => {
     await engine.close();
   });
 
+  it('a partition deleted while its tables are being merged is no storage failure', async () => {
+    // Every interleaving of the delete with the merge's reads, by how long the delete waits.
+    for (let ticks = 0; ticks < 12; ticks++) {
+      const { engine } = await openMem(40 + ticks, { compactionMinTables: 3 });
+      const doomed = await engine.createPartition(TP, { retentionMs: -1 });
+      const other = await engine.createPartition({ topic: 'other', partition: 0 }, { retentionMs: -1 });
+      for (let i = 0; i < 6; i++) {
+        await doomed.append(await batchOf(`m${i}`, 2));
+        await engine.flushAll();
+      }
+      const maintenance = engine.maintain();
+      for (let t = 0; t < ticks; t++) await new Promise((resolve) => setImmediate(resolve));
+      await engine.deletePartition(TP);
+      await maintenance;
+      expect(engine.failed).toBeNull();
+      const r = await other.append(await batchOf('after', 1));
+      expect(r.lastOffset).toBe(0);
+      await engine.close();
+    }
+  });
+
   it('cleanup.policy=compact keeps the newest record per key and drops old tombstones', async () => {
     const { clock, engine } = await openMem(34);
     const p = await engine.createPartition(TP, { cleanupPolicy: 'compact', retentionMs: -1, deleteRetentionMs: 1000 });

@@ -267,7 +267,9 @@ export class StorageEngine {
         // Cheap when nothing changed: compactKeys returns early on an unchanged table set.
         if (log.config.cleanupPolicy === 'compact' && (await compactKeys(log, this.ctx, now))) this.counters.compactions++;
       } catch (err) {
-        if (isStorageError(err, 'PARTITION_NOT_FOUND')) continue;
+        // A partition deleted while its compaction read its tables: the files are gone on
+        // purpose, which is no storage failure.
+        if (isStorageError(err, 'PARTITION_NOT_FOUND') || log.isDeleted) continue;
         throw isStorageError(err) ? err : this.fail(err);
       }
     }

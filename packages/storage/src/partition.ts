@@ -528,6 +528,11 @@ export class PartitionLog {
     });
   }
 
+  /** True once deletePartition removed this log; background work on it must stop quietly. */
+  get isDeleted(): boolean {
+    return this.deleted;
+  }
+
   markDeleted(): void {
     this.deleted = true;
     this.memtable.clear();
