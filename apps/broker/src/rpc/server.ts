@@ -1,4 +1,5 @@
 import { type Server } from '@grpc/grpc-js';
+import { splitBatches } from '@streambus/record';
 import { type Logger } from 'pino';
 import {
   addRaftTransportService,
@@ -205,15 +206,9 @@ export class RpcServer implements RpcComponent {
   }
 }
 
-/** The offset after the last batch in a concatenation of batches. */
+/** The offset after the last batch in a concatenation of whole batches. */
 function nextOffsetOf(records: Buffer, fallback: number): number {
-  let pos = 0;
   let next = fallback;
-  while (pos + 61 <= records.length) {
-    const baseOffset = Number(records.readBigInt64BE(pos));
-    const size = 12 + records.readInt32BE(pos + 8);
-    next = baseOffset + records.readInt32BE(pos + 23) + 1;
-    pos += size;
-  }
+  for (const view of splitBatches(records)) next = view.nextOffset;
   return next;
 }
