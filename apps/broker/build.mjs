@@ -5,25 +5,13 @@
 // Usage: node build.mjs [outdir]   (outdir defaults to dist; it must sit inside
 // apps/broker so Node finds the external dependencies in node_modules above it)
 import { build } from 'esbuild';
+import { externalizeNpm } from '../../scripts/esbuild-app.mjs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = resolve(here, process.argv[2] ?? 'dist');
-
-// esbuild's `packages: 'external'` would also externalize @streambus/* (they are bare
-// package imports too), and their `default` export points at an unbuilt dist/. This plugin
-// externalizes every bare import except our own workspace packages.
-const externalizeNpm = {
-  name: 'externalize-npm',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('@streambus/')) return undefined;
-      return { path: args.path, external: true };
-    });
-  },
-};
 
 const started = performance.now();
 const result = await build({

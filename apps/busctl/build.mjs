@@ -5,6 +5,7 @@
 // Usage: node build.mjs [outdir]   (outdir defaults to dist; it must sit inside apps/busctl
 // so Node finds the external dependencies in node_modules above it)
 import { build } from 'esbuild';
+import { externalizeNpm } from '../../scripts/esbuild-app.mjs';
 import { chmodSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -12,17 +13,6 @@ import { dirname, join, resolve } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = resolve(here, process.argv[2] ?? 'dist');
-
-// Every bare import is external except our own workspace packages (see apps/broker/build.mjs).
-const externalizeNpm = {
-  name: 'externalize-npm',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('@streambus/')) return undefined;
-      return { path: args.path, external: true };
-    });
-  },
-};
 
 const started = performance.now();
 const result = await build({
