@@ -53,6 +53,10 @@ async function createPlaced(name: string, assignment: number[][]): Promise<void>
   for (let p = 0; p < assignment.length; p++) {
     const replicas = assignment[p] ?? [];
     await waitPartition(c(), name, p, (d) => d.leaderId === replicas[0] && d.isr.length === replicas.length, 'preferred leader and full ISR');
+    // The metadata can name the leader a moment before that broker serves the partition
+    // (LEADER_NOT_AVAILABLE "taking up leadership"); the scenarios start once it does.
+    const leader = c().client(replicas[0] ?? 1);
+    await waitFor(async () => (await fetchPartition(leader, name, p, 0)).errorCode === ErrorCode.NONE, { timeoutMs: 10_000, what: `broker ${replicas[0]} serving ${name}-${p}` });
   }
 }
 
