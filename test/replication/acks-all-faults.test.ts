@@ -11,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@streambus/protocol';
 import { printLogsOnFailure, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { batchOf, codeOf, expectOk, fetchPartition, produceValues } from '../helpers/records.js';
+import { batchOf, codeOf, expectOk, fetchPartition, produceValues, waitLeaderServes } from '../helpers/records.js';
 import { waitFor } from '../helpers/wait.js';
 import { AckedWriter, checkTotalQueue, describePartition, diskBatches, prefixBelow, readFromLeader, waitPartition, type WriterStats } from './harness.js';
 
@@ -55,8 +55,7 @@ async function createPlaced(name: string, assignment: number[][]): Promise<void>
     await waitPartition(c(), name, p, (d) => d.leaderId === replicas[0] && d.isr.length === replicas.length, 'preferred leader and full ISR');
     // The metadata can name the leader a moment before that broker serves the partition
     // (LEADER_NOT_AVAILABLE "taking up leadership"); the scenarios start once it does.
-    const leader = c().client(replicas[0] ?? 1);
-    await waitFor(async () => (await fetchPartition(leader, name, p, 0)).errorCode === ErrorCode.NONE, { timeoutMs: 10_000, what: `broker ${replicas[0]} serving ${name}-${p}` });
+    await waitLeaderServes(c().client(replicas[0] ?? 1), name, p);
   }
 }
 

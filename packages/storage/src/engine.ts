@@ -116,7 +116,7 @@ export class StorageEngine {
       if (log === undefined) continue;
       log.replay(rec.batches, rec.position, posix.join(this.walDir, walFileName(rec.position.seq)));
       this.afterAppend(log, rec.batches.length);
-      if (this.memBytes > this.options.memtableBytesMax) await this.drainFlushes();
+      if (this.memBytes > this.options.memtableBytesMax) await this.flushQueued();
     }
     for (const log of this.byId.values()) log.finishRecovery();
     this.wal = await Wal.create(fs, {
@@ -235,7 +235,7 @@ export class StorageEngine {
   async flushAll(): Promise<void> {
     this.checkWritable();
     for (const log of [...this.byId.values()]) this.flushQueue.add(log);
-    await this.drainFlushes();
+    await this.flushQueued();
     await this.afterStructureChange();
   }
 
@@ -258,7 +258,7 @@ export class StorageEngine {
     for (const log of this.byId.values()) {
       if (log.memtable.size > 0 && now - log.memtable.oldestAtMs >= this.options.memtableAgeMsMax) this.flushQueue.add(log);
     }
-    await this.drainFlushes();
+    await this.flushQueued();
     for (const log of [...this.byId.values()]) {
       if (this.closed || this.failure !== null) return;
       try {
@@ -409,6 +409,20 @@ export class StorageEngine {
         for (const w of this.budgetWaiters.splice(0)) w();
         if (this.flushQueue.size > 0 && this.failure === null && !this.closed) this.startFlusher();
       });
+  }
+
+  /**
+   * Runs the flusher until the queue is empty. Every flush goes through the one flusher: a
+   * second driver (maintenance, flushAll) would find the partitions the first one is flushing
+   * busy, and the flusher restarting on a non-empty queue whose every entry is busy would spin
+   * in microtasks and starve the event loop — the I/O that frees those partitions included.
+   */
+  private async flushQueued(): Promise<void> {
+    while (this.flushQueue.size > 0 && this.failure === null && !this.closed) {
+      this.startFlusher();
+      await this.flusher;
+    }
+    if (this.failure !== null) throw this.failure;
   }
 
   private async drainFlushes(): Promise<void> {
