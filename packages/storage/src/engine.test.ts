@@ -227,6 +227,26 @@ describe('group commit and durability', () => {
     await engine.close();
   });
 
+  it('keeps a batch appended as a view into a larger buffer without pinning that buffer', async () => {
+    const { engine } = await openMem(3);
+    const log = await engine.createPartition(TP);
+    // As a produce request carrying several partitions' batches delivers them.
+    const batch = await batchOf('view', 3);
+    const request = Buffer.alloc(1024 * 1024);
+    batch.copy(request, 4096);
+    await log.append(request.subarray(4096, 4096 + batch.length));
+    // A batch that is its whole allocation is kept as it is.
+    const wholeBatch = await batchOf('whole', 2);
+    const whole = Buffer.allocUnsafeSlow(wholeBatch.length);
+    wholeBatch.copy(whole);
+    await log.append(whole);
+    const read = (await log.read(0, 1 << 20)).batches;
+    expect(valuesOf(read)).toEqual(['view#0', 'view#1', 'view#2', 'whole#0', 'whole#1']);
+    expect(read[0]?.buffer.byteLength).toBe(batch.length);
+    expect(read[1]?.buffer).toBe(whole.buffer);
+    await engine.close();
+  });
+
   it('deletes WAL files once every partition has flushed past them', async () => {
     const { engine } = await openMem(1, { walRollBytes: 4096 });
     const p = await engine.createPartition(TP);

@@ -254,7 +254,7 @@ export class PartitionLog {
     const now = this.ctx.options.clock.now();
     for (const e of entries) {
       const nextOffset = e.info.baseOffset + e.info.lastOffsetDelta + 1;
-      this.memtable.add({ bytes: e.bytes, info: e.info, baseOffset: e.info.baseOffset, nextOffset, wal: position }, now);
+      this.memtable.add({ bytes: ownedBytes(e.bytes), info: e.info, baseOffset: e.info.baseOffset, nextOffset, wal: position }, now);
       const latest = this.epochList.at(-1);
       const epoch = e.info.partitionLeaderEpoch;
       if (epoch >= 0 && (latest === undefined || epoch > latest.epoch)) this.epochList.push({ epoch, startOffset: e.info.baseOffset });
@@ -703,4 +703,18 @@ export function partitionKey(tp: TopicPartition): string {
 
 export function toBuffer(data: Uint8Array): Buffer {
   return asBuffer(data);
+}
+
+/**
+ * The batch as the memtable keeps it. A batch is usually a view into something larger (a
+ * request carrying several partitions' batches, a replica fetch response, a WAL read buffer,
+ * a pooled slab); kept as is, it would pin all of it until its own flush, and memory would
+ * outgrow the memtable budget by that factor. Such views are copied into an allocation of
+ * their own; a batch that is (nearly) its whole allocation is kept without a copy.
+ */
+function ownedBytes(bytes: Buffer): Buffer {
+  if (bytes.buffer.byteLength <= bytes.byteLength + (bytes.byteLength >>> 3) + 1024) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(own);
+  return own;
 }
