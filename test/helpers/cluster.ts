@@ -91,6 +91,8 @@ export interface ClusterOptions {
   readonly env?: Record<string, string | undefined>;
   /** Extra broker flags, after FAST_TIMEOUT_ARGS (a later flag wins). */
   readonly args?: readonly string[];
+  /** Node flags of the broker processes (default: the broker's own BROKER_NODE_FLAGS). */
+  readonly nodeArgs?: readonly string[];
   readonly readyTimeoutMs?: number;
   /** Prefix of the temp dir, for finding it with STREAMBUS_KEEP_TMP=1. */
   readonly name?: string;
@@ -204,7 +206,9 @@ async function startClusterOnce(options: ClusterOptions): Promise<TestCluster> {
     const [peerPort, httpPort] = [clientPort + 1, clientPort + 2];
     nodes.push({ id, clientPort, peerPort, httpPort, clientAddress: `127.0.0.1:${clientPort}`, dataDir: join(dir.path, `broker-${id}`), voter: id <= voterCount, process: undefined, pastOutput: [] });
   }
-  const cluster = new Cluster(nodes, dir, join(outdir, 'main.js'), options);
+  // The flags every launcher passes (V8 heap sizing), read from the bundle just built.
+  const nodeArgs = options.nodeArgs ?? ((await import(join(outdir, 'index.js'))) as { BROKER_NODE_FLAGS: readonly string[] }).BROKER_NODE_FLAGS;
+  const cluster = new Cluster(nodes, dir, join(outdir, 'main.js'), { ...options, nodeArgs });
   try {
     await Promise.all(nodes.map((n) => cluster.spawn(n)));
     await Promise.all(nodes.map((n) => cluster.waitReady(n.id, options.readyTimeoutMs ?? READY_TIMEOUT_MS_DEFAULT)));
@@ -253,6 +257,7 @@ class Cluster implements TestCluster {
     if (n.process !== undefined && n.process.exitStatus === undefined) throw new Error(`broker ${n.id} is already running`);
     const voters = this.nodes.filter((v) => v.voter).map((v) => `${v.id}@127.0.0.1:${v.peerPort}`).join(',');
     const args = [
+      ...(this.options.nodeArgs ?? []),
       '--enable-source-maps',
       this.mainJs,
       '--broker-id', String(n.id),

@@ -3,6 +3,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
+import { BROKER_NODE_FLAGS } from '../src/node-flags.js';
 import { sleep } from './util.js';
 
 /** Bound on spawn → /readyz; far above the 1 s target, so a slow start is measured, not failed. */
@@ -34,6 +35,7 @@ export async function startBroker(options: BrokerStartOptions): Promise<BrokerPr
   // e.g. BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the broker under load.
   const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const args = [
+    ...BROKER_NODE_FLAGS,
     ...nodeArgs,
     options.mainJs,
     ...['--broker-id', '1', '--data-dir', join(options.dataDir, 'broker')],

@@ -12,6 +12,7 @@ import type * as hdr from 'hdr-histogram-js';
 import { type Row } from './shell.js';
 import { createClient, errorCodeName, ErrorCode, OffsetSpec, type StreamBusClient } from '@streambus/protocol';
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
+import { BROKER_NODE_FLAGS } from '../src/node-flags.js';
 import { buildWorkload, latencyHistogram, type Workload } from './data-path.js';
 import { cpuMsOf, envInt, progress, round, sleep } from './util.js';
 
@@ -108,7 +109,9 @@ class BenchCluster {
       ...['--http-host', '127.0.0.1', '--http-port', String(n.httpPort)],
       ...['--bootstrap-voters', voters, '--flush-mode', this.flushMode, '--log-level', 'warn'],
     ];
-    n.process = await startProcess({ command: process.execPath, args, name: `broker-${n.id}`, outputLinesMax: 2_000 });
+    // BENCH_BROKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof') applies here too.
+    const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    n.process = await startProcess({ command: process.execPath, args: [...BROKER_NODE_FLAGS, ...nodeArgs, ...args], name: `broker-${n.id}`, outputLinesMax: 2_000 });
   }
 
   async waitReady(n: Node): Promise<void> {

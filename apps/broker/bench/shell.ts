@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '@streambus/testkit';
 import { MetricsRegistry, createBrokerMetrics } from '../src/metrics.js';
+import { BROKER_NODE_FLAGS } from '../src/node-flags.js';
 import { median, progress, round } from './util.js';
 
 const START_TIMEOUT_MS = 20_000;
@@ -142,9 +143,9 @@ export async function runShellBench(options: { mainJs: string; appDir: string; t
   progress('baseline: bare node http server');
   const baseline = await measureStarts('baseline', starts, appDir, () => ['-e', BASELINE_SERVER], '/', baselineRss);
   progress('broker bundle');
-  const bundle = await measureStarts('bundle', starts, appDir, async () => [mainJs, ...(await brokerArgs())], '/healthz', brokerRss, true);
+  const bundle = await measureStarts('bundle', starts, appDir, async () => [...BROKER_NODE_FLAGS, mainJs, ...(await brokerArgs())], '/healthz', brokerRss, true);
   progress('broker from source (tsx)');
-  const source = await measureStarts('source', starts, appDir, async () => ['--conditions=@streambus/source', '--import', 'tsx', join(appDir, 'src/main.ts'), ...(await brokerArgs())], '/healthz', brokerRss);
+  const source = await measureStarts('source', starts, appDir, async () => [...BROKER_NODE_FLAGS, '--conditions=@streambus/source', '--import', 'tsx', join(appDir, 'src/main.ts'), ...(await brokerArgs())], '/healthz', brokerRss);
 
   progress('metrics hot path and render');
   const registry = new MetricsRegistry({ labelSetsMax: 10_000 });

@@ -5,6 +5,7 @@ import { loadConfig, type BrokerConfig } from './config.js';
 import { ConfigError, DataDirError, ExitCode } from './errors.js';
 import { Lifecycle, nodeProcess, type ProcessSeam } from './lifecycle.js';
 import { createRootLogger } from './log.js';
+import { BROKER_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
 import { BROKER_VERSION } from './version.js';
 
 export interface RunOptions {
@@ -78,6 +79,8 @@ export async function runBroker(options: RunOptions): Promise<void> {
       },
       'broker started',
     );
+    const missing = missingNodeFlags(process.execArgv);
+    if (missing.length > 0) logger.warn({ missing, recommended: BROKER_NODE_FLAGS }, `node started without ${missing.join(' ')}: expect about a third more CPU per MB under load (docs/operations/running.md)`);
   } catch (error) {
     if (lifecycle.isStopping) return; // a signal arrived during start; the lifecycle exits
     const code = error instanceof DataDirError ? ExitCode.dataDirUnusable : ExitCode.failure;

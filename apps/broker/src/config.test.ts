@@ -101,6 +101,7 @@ describe('parsing', () => {
   it('accepts byte suffixes on byte options only', () => {
     expect(run(['--wal-segment-bytes', '64MiB']).storage.walSegmentBytes).toBe(64 * 1024 * 1024);
     expect(run(['--replica-fetch-bytes-max=512KiB']).replication.replicaFetchBytesMax).toBe(512 * 1024);
+    expect(run(['--replica-fetch-response-bytes-max=20MiB']).replication.replicaFetchResponseBytesMax).toBe(20 * 1024 * 1024);
     expect(problemsOf(() => run(['--raft-tick-ms', '10MiB']))[0]).toContain('--raft-tick-ms');
   });
 

@@ -52,6 +52,8 @@ export interface BrokerConfig {
     readonly replicaFetchWaitMsMax: number;
     /** Kafka's replica.fetch.max.bytes. */
     readonly replicaFetchBytesMax: number;
+    /** Kafka's replica.fetch.response.max.bytes. */
+    readonly replicaFetchResponseBytesMax: number;
   };
   /** Defaults for topics created without an explicit value (Kafka's names). */
   readonly topicDefaults: {
@@ -157,6 +159,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { group: 'Replication', key: 'replication.replicaLagMsMax', flag: 'replica-lag-ms-max', kind: positiveMs(DAY_MS), default: 10_000, description: 'Kafka `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR (Kafka: 30000).' },
   { group: 'Replication', key: 'replication.replicaFetchWaitMsMax', flag: 'replica-fetch-wait-ms-max', kind: positiveMs(60_000), default: 500, description: 'Kafka `replica.fetch.wait.max.ms`: long-poll time of a follower fetch with no new data. Must be below the replica lag bound.' },
   { group: 'Replication', key: 'replication.replicaFetchBytesMax', flag: 'replica-fetch-bytes-max', kind: bytes(KiB, GiB), default: MiB, description: 'Kafka `replica.fetch.max.bytes`: bytes per partition in one follower fetch (at least one batch is always returned).' },
+  { group: 'Replication', key: 'replication.replicaFetchResponseBytesMax', flag: 'replica-fetch-response-bytes-max', kind: bytes(KiB, GiB), default: 10 * MiB, description: 'Kafka `replica.fetch.response.max.bytes`: bytes over all partitions of one follower fetch (at least one batch is always returned).' },
   // Storage
   { group: 'Storage', key: 'storage.flushMode', flag: 'flush-mode', kind: { type: 'enum', values: FLUSH_MODES }, default: 'always', description: '`always`: fsync every WAL group commit before acknowledging. `interval`: fsync every flush interval and rely on replication (as Kafka does).' },
   { group: 'Storage', key: 'storage.flushIntervalMs', flag: 'flush-interval-ms', kind: positiveMs(HOUR_MS), default: 1_000, description: 'fsync period when the flush mode is `interval`; ignored otherwise.' },
@@ -527,6 +530,7 @@ function assemble(values: ReadonlyMap<string, OptionValue>, io: ConfigIo): Broke
       replicaLagMsMax: int('replication.replicaLagMsMax'),
       replicaFetchWaitMsMax: int('replication.replicaFetchWaitMsMax'),
       replicaFetchBytesMax: int('replication.replicaFetchBytesMax'),
+      replicaFetchResponseBytesMax: int('replication.replicaFetchResponseBytesMax'),
     },
     topicDefaults: {
       numPartitions: int('topicDefaults.numPartitions'),

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BROKER_NODE_FLAGS } from './node-flags.js';
 
 /** Exit codes of the launcher (the broker's own codes are in errors.ts). */
 export const DevExitCode = { ok: 0, failure: 1, badArgs: 2 } as const;
@@ -185,8 +186,8 @@ export interface DevClusterIo {
 
 /** The command that starts one broker: the bundle's main.js, or src/main.ts through tsx. */
 function brokerCommand(here: string): string[] {
-  if (import.meta.url.endsWith('.ts')) return ['--conditions=@streambus/source', '--import', 'tsx', join(here, 'main.ts')];
-  return ['--enable-source-maps', join(here, 'main.js')];
+  if (import.meta.url.endsWith('.ts')) return [...BROKER_NODE_FLAGS, '--conditions=@streambus/source', '--import', 'tsx', join(here, 'main.ts')];
+  return [...BROKER_NODE_FLAGS, '--enable-source-maps', join(here, 'main.js')];
 }
 
 /**

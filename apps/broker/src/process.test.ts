@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BROKER_NODE_FLAGS } from './node-flags.js';
 
 /**
  * The broker as a real OS process: run from source through tsx (no build needed) and as
@@ -102,6 +103,9 @@ describe('broker process (from source)', () => {
     const startLine = JSON.parse(broker.stdout().split('\n').find((l) => l.includes('broker started')) ?? '{}') as Record<string, unknown>;
     expect(startLine).toMatchObject({ level: 'info', brokerId: 4 });
     expect(startLine).toHaveProperty('readiness.ready');
+    // Started without BROKER_NODE_FLAGS: one warning names what is missing.
+    const flagWarning = JSON.parse(broker.stdout().split('\n').find((l) => l.includes('node started without')) ?? '{}') as Record<string, unknown>;
+    expect(flagWarning).toMatchObject({ level: 'warn', missing: [...BROKER_NODE_FLAGS] });
 
     // A second broker on the same data dir is refused with the lock error.
     const second = launch(SOURCE_CMD, brokerArgs(dataDir, ['--broker-id', '4']));
@@ -165,8 +169,9 @@ describe('broker process (esbuild bundle)', () => {
     const configFile = join(dirname(dataDir), 'broker.yaml');
     // The file sets the http host; the flags from brokerArgs override its port.
     writeFileSync(configFile, 'brokerId: 5\nlisteners:\n  http: { host: 127.0.0.1, port: 1 }\n');
-    const broker = await startBroker([join(outDir, 'main.js')], brokerArgs(dataDir, ['--config', configFile]));
+    const broker = await startBroker([...BROKER_NODE_FLAGS, join(outDir, 'main.js')], brokerArgs(dataDir, ['--config', configFile]));
     expect(broker.stdout()).toContain('"brokerId":5');
+    expect(broker.stdout()).not.toContain('node started without');
     expect((await get(broker.httpPort, '/healthz')).status).toBe(200);
     expect((await get(broker.httpPort, '/readyz')).status).toBe(503);
     expect((await stopWithSigterm(broker)).code).toBe(0);

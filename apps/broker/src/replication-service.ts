@@ -50,7 +50,8 @@ export class ReplicationService implements BrokerComponent, ReplicaListener {
       config: {
         replicaLagTimeMaxMs: config.replication.replicaLagMsMax,
         replicaFetchWaitMaxMs: config.replication.replicaFetchWaitMsMax,
-        replicaFetchResponseBytesMax: config.replication.replicaFetchBytesMax,
+        replicaFetchPartitionBytesMax: config.replication.replicaFetchBytesMax,
+        replicaFetchResponseBytesMax: config.replication.replicaFetchResponseBytesMax,
       },
       send: (leaderId, req) => this.send(leaderId, req),
       alterPartition: (change) => this.alterPartition(change),

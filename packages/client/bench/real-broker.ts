@@ -72,7 +72,10 @@ export async function startRealBroker(): Promise<RealBroker> {
   process.once('exit', cleanup);
   await buildBundle(outdir);
   const [clientPort, peerPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  // The node flags the broker's own launchers pass (V8 heap sizing), from the bundle just built.
+  const { BROKER_NODE_FLAGS } = (await import(join(outdir, 'index.js'))) as { BROKER_NODE_FLAGS: readonly string[] };
   const args = [
+    ...BROKER_NODE_FLAGS,
     join(outdir, 'main.js'),
     ...['--broker-id', '1', '--data-dir', dataDir],
     ...['--client-host', '127.0.0.1', '--client-port', String(clientPort)],

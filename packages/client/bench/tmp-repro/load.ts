@@ -1,0 +1,18 @@
+import { ErrorCode, createClient } from '@streambus/protocol';
+import { BatchBuilder } from '@streambus/record';
+import { StreamBus } from '../../src/index.js';
+const addr = process.env.ADDR ?? '127.0.0.1:19092';
+const bus = new StreamBus({ brokers: [addr] });
+const admin = bus.admin();
+const topic = process.env.TOPIC ?? 'raw';
+await admin.createTopics([{ name: topic, numPartitions: 4, replicationFactor: 1 }]).catch((e) => console.log('create', e.message));
+await admin.listOffsets([0,1,2,3].map((partition) => ({ topic, partition, spec: 'latest' as const })));
+const client = createClient(addr);
+const value = Buffer.alloc(1024, 3);
+const sealed = await Promise.all([0,1,2,3].map(async () => { const b = new BatchBuilder({ batchBytesMax: 65536 }); for (let i = 0; i < 62; i++) b.tryAppend({ value }); return b.seal(); }));
+const endAt = Date.now() + Number(process.env.DUR ?? 20000);
+let bytes = 0;
+const worker = async () => { while (Date.now() < endAt) { const r = await client.produce({ acks: 1, timeoutMs: 30000, partitions: [0,1,2,3].map((partition) => ({ topic, partition, currentLeaderEpoch: undefined, records: sealed[partition]! })) }, { timeoutMs: 60000 }); if (r.partitions.some((p) => p.errorCode !== ErrorCode.NONE)) throw new Error('fail'); bytes += 4*62*1024; } };
+await Promise.all(Array.from({ length: 5 }, worker));
+console.log('done', (bytes/1e6).toFixed(0), 'MB');
+await bus.close(); client.close();
