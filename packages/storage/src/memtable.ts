@@ -12,29 +12,30 @@ export interface MemBatch {
 
 /**
  * One partition's unflushed batches, ordered by offset. Append-only at the tail; flushes remove
- * a prefix. Holds references to the appended buffers (no copy).
+ * a prefix. Holds the appended buffers themselves (the partition copies a batch first when it
+ * is a view into something larger).
  */
 export class Memtable {
+  /** Exactly the live entries: a dropped batch must not stay reachable (it pins its buffer). */
   private entries: MemBatch[] = [];
-  private head = 0;
   bytes = 0;
   /** Clock time of the oldest entry, for age-based flushes. */
   oldestAtMs = 0;
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.entries.length;
   }
 
   get firstOffset(): number | undefined {
-    return this.entries[this.head]?.baseOffset;
+    return this.entries[0]?.baseOffset;
   }
 
   get first(): MemBatch | undefined {
-    return this.entries[this.head];
+    return this.entries[0];
   }
 
   get last(): MemBatch | undefined {
-    return this.entries.length > this.head ? this.entries[this.entries.length - 1] : undefined;
+    return this.entries.at(-1);
   }
 
   add(entry: MemBatch, nowMs: number): void {
@@ -45,21 +46,12 @@ export class Memtable {
 
   /** A stable copy of the current entries (flushes write it while appends continue). */
   snapshot(): MemBatch[] {
-    return this.entries.slice(this.head);
+    return this.entries.slice();
   }
 
-  /** Drops the first `count` entries after they reached an SSTable. */
+  /** Drops the first `count` entries after they reached an SSTable (once per flush). */
   dropPrefix(count: number, nowMs: number): void {
-    for (let i = 0; i < count; i++) {
-      const e = this.entries[this.head];
-      if (e === undefined) break;
-      this.bytes -= e.bytes.length;
-      this.head++;
-    }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
+    for (const e of this.entries.splice(0, count)) this.bytes -= e.bytes.length;
     if (this.size > 0) this.oldestAtMs = nowMs;
   }
 
@@ -75,13 +67,12 @@ export class Memtable {
 
   clear(): void {
     this.entries = [];
-    this.head = 0;
     this.bytes = 0;
   }
 
   /** Index (relative) of the batch holding `offset`, or the first batch after it. */
   private indexFor(offset: number): number {
-    let lo = this.head;
+    let lo = 0;
     let hi = this.entries.length - 1;
     let found = this.entries.length;
     while (lo <= hi) {
