@@ -45,6 +45,12 @@ const PRODUCE_VS_ECHO_MIN = 0.5;
 const FETCH_VS_ECHO_MIN = 0.5;
 const IDLE_RSS_BYTES_MAX = 150e6;
 const READYZ_MS_MAX = 1_000;
+/**
+ * Resident memory after the data-path load: the default 256 MiB memtable budget plus 512 MiB
+ * for Node, gRPC buffers and garbage not yet collected. Guards against buffers pinned past
+ * their flush (a memtable once held 2 GB of dropped batches here).
+ */
+const RSS_AFTER_LOAD_BYTES_MAX = 768 * 1024 * 1024;
 
 function flushModeFromEnv(): 'always' | 'interval' {
   const mode = process.env.BENCH_FLUSH_MODE ?? 'always';
@@ -381,6 +387,7 @@ function report(data: DataPathFigures | undefined, idle: IdleRss | undefined, sh
     produceUnaryVsUnaryEcho: target(ratios.produceUnaryVsUnaryEcho, PRODUCE_VS_ECHO_MIN, 'min'),
     fetchVsUnaryEcho: target(ratios.fetchVsUnaryEcho, FETCH_VS_ECHO_MIN, 'min'),
     idleRssBytes: target(idle?.idleBytes, IDLE_RSS_BYTES_MAX, 'max'),
+    rssAfterLoadBytes: target(data?.rssAfterLoadBytes, RSS_AFTER_LOAD_BYTES_MAX, 'max'),
     startToReadyzMs: target(shell?.figures.bundleStartToReadyzMsP50, READYZ_MS_MAX, 'max'),
     rf3AcksAllVsRf1Acks1: target(replication?.rf3VsRf1, RF3_VS_RF1_MIN, 'min'),
   };
