@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { batchFrom, batchOf, memEngineOptions, openMem, TP, valuesOf } from '../test/helpers.js';
 import { parseBatchHeader } from './batch.js';
 import { StorageEngine } from './engine.js';
+import { NodeFileSystem, type FileSystem } from './fs.js';
 import { isStorageError, StorageError } from './errors.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -181,6 +185,42 @@ describe('group commit and durability', () => {
     expect(used).toBeGreaterThanOrEqual(1);
     expect(used).toBeLessThanOrEqual(2);
     await engine.close();
+  });
+
+  it('appenders that each wait for their previous append still share one fdatasync per round (real files)', async () => {
+    // On real files the fsync resolves from the thread pool and the appenders' continuations
+    // arrive a few microtasks apart: the WAL must wait for all of them before the next group.
+    const dir = await mkdtemp(join(tmpdir(), 'streambus-rounds-'));
+    const real = new NodeFileSystem();
+    let datasyncs = 0;
+    const counting: FileSystem = Object.assign(Object.create(real) as FileSystem, {
+      openAppend: async (path: string, options?: { truncate?: boolean }) => {
+        const file = await real.openAppend(path, options);
+        const datasync = file.datasync.bind(file);
+        file.datasync = async () => {
+          datasyncs++;
+          await datasync();
+        };
+        return file;
+      },
+    });
+    const engine = await StorageEngine.open({ dir, fs: counting, flush: 'always', maintenanceIntervalMs: 0 });
+    try {
+      const parts = await Promise.all(Array.from({ length: 16 }, (_, i) => engine.createPartition({ topic: 'r', partition: i })));
+      const batches = await Promise.all(parts.map(async (_, i) => Promise.all(Array.from({ length: 20 }, async (_, k) => batchOf(`r${i}-${k}`, 1)))));
+      const before = datasyncs;
+      await Promise.all(
+        parts.map(async (p, i) => {
+          for (const b of batches[i] ?? []) await p.append(b);
+        }),
+      );
+      // 20 rounds of 16 appends; a little slack for a round split by a slow wake-up.
+      expect(datasyncs - before).toBeLessThanOrEqual(24);
+      for (const p of parts) expect(p.logEndOffset).toBe(20);
+    } finally {
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('flush=always: every resolved append survives a crash that loses unsynced writes', async () => {
