@@ -291,9 +291,11 @@ export class RaftNode {
         if (this.stopped || !this.raft.hasReady()) break;
         const rd = this.raft.ready();
         this.readys++;
+        // A leader replicates while it writes its own disk; everyone else persists first.
+        if (rd.messagesBeforePersist) this.opts.transport.send(rd.messages);
         await this.storage.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
         if (this.stopped) return;
-        this.opts.transport.send(rd.messages);
+        if (!rd.messagesBeforePersist) this.opts.transport.send(rd.messages);
         this.apply(rd);
         this.raft.advance(rd);
         await this.maybeCompact();

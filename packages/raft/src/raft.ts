@@ -213,8 +213,12 @@ export class Raft {
       if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
         // Tell a stale leader our term; otherwise, with PreVote/CheckQuorum, it could stay stuck.
         this.send(makeMessage({ type: MessageType.AppResp, from: this.id, to: m.from, term: this.term }));
-      } else if (m.type === MessageType.PreVote) {
-        this.send(makeMessage({ type: MessageType.PreVoteResp, from: this.id, to: m.from, term: this.term, reject: true }));
+      } else if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
+        // A rejection in our term moves a lagging candidate up. Without it, a candidate whose
+        // term trails a voter that keeps campaigning on a stale configuration never learns the
+        // term it needs, and neither wins (found by the simulator, mixed configurations).
+        const type = m.type === MessageType.PreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
+        this.send(makeMessage({ type, from: this.id, to: m.from, term: this.term, reject: true }));
       }
       return;
     }
@@ -272,6 +276,11 @@ export class Raft {
       committedEntries: this.log.nextCommittedEntries(),
       readStates: this.readStates,
       mustSync: entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
+      messagesBeforePersist:
+        this.role === StateRole.Leader &&
+        hs.term === this.prevHardState.term &&
+        hs.vote === this.prevHardState.vote &&
+        this.msgs.every((m) => m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap),
     };
     this.msgs = [];
     this.readStates = [];
@@ -286,7 +295,15 @@ export class Raft {
     this.outstanding = undefined;
     if (rd.hardState !== undefined) this.prevHardState = rd.hardState;
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry !== undefined) this.log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry !== undefined) {
+      this.log.stableTo(lastEntry.index, lastEntry.term);
+      // The leader's own copy counts towards a commit once it is on disk, not when appended:
+      // its appends may go out before its own write (messagesBeforePersist).
+      if (this.role === StateRole.Leader) {
+        this.prs.get(this.id)?.maybeUpdate(lastEntry.index);
+        if (this.maybeCommit()) this.bcastAppend();
+      }
+    }
     if (rd.snapshot !== undefined) {
       this.log.stableSnapTo(rd.snapshot.metadata.index);
       if (rd.snapshot.metadata.index > this.log.applied) this.log.appliedTo(rd.snapshot.metadata.index);
@@ -400,9 +417,11 @@ export class Raft {
     this.leadTransferee = NONE;
     this.votes.clear();
     const last = this.log.lastIndex();
+    // Our own match counts persisted entries only (see advance()).
+    const stable = Math.min(last, this.log.unstable.offset - 1);
     for (const id of [...this.prs.keys()]) {
       const pr = this.newProgress(id);
-      if (id === this.id) pr.match = last;
+      if (id === this.id) pr.match = stable;
       this.prs.set(id, pr);
     }
     this.pendingConfIndex = 0;
@@ -777,7 +796,8 @@ export class Raft {
     let index = this.log.lastIndex();
     const full: Entry[] = ents.map((e) => ({ term: this.term, index: ++index, type: e.type, data: e.data }));
     this.log.append(full);
-    this.prs.get(this.id)?.maybeUpdate(this.log.lastIndex());
+    // No self progress here: the leader's entries count once persisted (advance()). A conf
+    // entry applied on append can still shrink the quorum to what is already acknowledged.
     this.maybeCommit();
     return full.map((e) => ({ index: e.index, term: e.term }));
   }

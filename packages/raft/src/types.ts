@@ -119,6 +119,13 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** True when hardState, entries or snapshot must be fsynced before `messages` go out. */
   readonly mustSync: boolean;
+  /**
+   * True when `messages` may go out before the persist: a leader's appends, heartbeats and
+   * snapshots in a term and vote already persisted (Raft thesis §10.2.1: the leader writes its
+   * disk in parallel with replicating). Safe because the leader counts itself towards a
+   * commit only for entries it has persisted (at advance()), never for entries in flight.
+   */
+  readonly messagesBeforePersist: boolean;
 }
 
 export function emptyHardState(): HardState {

@@ -213,6 +213,9 @@ export class RaftSimulation {
     const wasLeader = rd.softState?.role === StateRole.Leader;
     if (rd.softState !== undefined) this.sim.trace(`${node.id} ${rd.softState.role} term ${raft.term} last ${raft.log.lastTerm()}/${raft.log.lastIndex()} commit ${raft.log.committed} voters ${raft.status().voters.join(',')}`);
     if (wasLeader) this.onLeader(node, raft);
+    // As RaftNode does: a leader's appends go out while its own write is still in flight, so
+    // a crash before the write completes is explored with followers already holding them.
+    if (rd.messagesBeforePersist) for (const m of rd.messages) this.net.send(node.id, m.to, m);
     this.sim.schedule(rd.mustSync ? 1 + this.prng.int(3) : 0, () => {
       if (node.incarnation !== inc) return; // crashed before the sync completed: all lost
       if (process.env.SIM_TRACE === '1') {
@@ -222,7 +225,7 @@ export class RaftSimulation {
       if (rd.snapshot !== undefined) node.durable.applySnapshot(rd.snapshot);
       node.durable.append(rd.entries);
       if (rd.hardState !== undefined) node.durable.setHardState(rd.hardState);
-      for (const m of rd.messages) this.net.send(node.id, m.to, m);
+      if (!rd.messagesBeforePersist) for (const m of rd.messages) this.net.send(node.id, m.to, m);
       if (rd.snapshot !== undefined) {
         node.kv = decodeKv(rd.snapshot.data);
         node.applied = rd.snapshot.metadata.index;
