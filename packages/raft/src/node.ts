@@ -71,7 +71,8 @@ interface PendingRead {
 }
 
 /**
- * Runs a Raft core for real: level storage (fsynced before messages leave), a transport,
+ * Runs a Raft core for real: level storage (fsynced before messages leave, except a leader's
+ * appends, which go out while it writes), a transport,
  * a ticker, proposal batching, snapshots and compaction. One Ready is in flight at a time;
  * proposals arriving meanwhile are coalesced into the next append, so a burst of proposals
  * costs about one fsync per node.

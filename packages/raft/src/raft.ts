@@ -251,7 +251,8 @@ export class Raft {
   /**
    * Collects the work accumulated since the last advance(). The caller must, in this order:
    * 1. persist `hardState`, `entries` and `snapshot` (fsync when `mustSync`);
-   * 2. only then send `messages` (a vote or append ack must never outrun its persistence);
+   * 2. only then send `messages` (a vote or append ack must never outrun its persistence),
+   *    unless `messagesBeforePersist`: then they may go out before step 1;
    * 3. apply `snapshot` (if any) and then `committedEntries` to the state machine, and serve
    *    `readStates` once applied ≥ their index;
    * 4. call advance(ready). No other ready() may be taken before advance().
