@@ -535,9 +535,15 @@ interface ServerCallLike extends NodeJS.EventEmitter {
   getDeadline(): grpc.Deadline;
 }
 
-function contextOf(call: ServerCallLike): { context: CallContext } {
+/**
+ * The handler's context; `release()` once the answer is handed to grpc-js, which reports
+ * even a completed unary call as 'cancelled' when its stream closes (building an Error with
+ * a stack for every call otherwise).
+ */
+function contextOf(call: ServerCallLike): { context: CallContext; release: () => void } {
   const abort = new AbortController();
-  call.once('cancelled', () => abort.abort(new TransportError(grpc.status.CANCELLED, 'call cancelled by the client or its deadline')));
+  const onCancelled = (): void => abort.abort(new TransportError(grpc.status.CANCELLED, 'call cancelled by the client or its deadline'));
+  call.once('cancelled', onCancelled);
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   return {
@@ -547,6 +553,7 @@ function contextOf(call: ServerCallLike): { context: CallContext } {
       peer: call.getPeer(),
       deadline: Number.isFinite(deadlineMs) ? deadlineMs : undefined,
     },
+    release: () => void call.off('cancelled', onCancelled),
   };
 }
 
@@ -616,12 +623,18 @@ export function addService<S extends ServiceDefinition>(
     };
     if (!method.requestStream && !method.responseStream) {
       handlers[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const { context } = contextOf(call);
+        const { context, release } = contextOf(call);
         Promise.resolve()
           .then(() => handler(checkDecoded(call.request, name), context))
           .then(
-            (response) => callback(null, response),
-            (err: unknown) => callback(fail(err)),
+            (response) => {
+              release();
+              callback(null, response);
+            },
+            (err: unknown) => {
+              release();
+              callback(fail(err));
+            },
           );
       }) as grpc.handleUnaryCall<unknown, unknown>;
     } else if (!method.requestStream && method.responseStream) {
