@@ -207,7 +207,7 @@ async function startClusterOnce(options: ClusterOptions): Promise<TestCluster> {
     nodes.push({ id, clientPort, peerPort, httpPort, clientAddress: `127.0.0.1:${clientPort}`, dataDir: join(dir.path, `broker-${id}`), voter: id <= voterCount, process: undefined, pastOutput: [] });
   }
   // The flags every launcher passes (V8 heap sizing), read from the bundle just built.
-  const nodeArgs = options.nodeArgs ?? ((await import(join(outdir, 'index.js'))) as { BROKER_NODE_FLAGS: readonly string[] }).BROKER_NODE_FLAGS;
+  const nodeArgs = options.nodeArgs ?? ((await import(join(outdir, 'node-flags.js'))) as { BROKER_NODE_FLAGS: readonly string[] }).BROKER_NODE_FLAGS;
   const cluster = new Cluster(nodes, dir, join(outdir, 'main.js'), { ...options, nodeArgs });
   try {
     await Promise.all(nodes.map((n) => cluster.spawn(n)));

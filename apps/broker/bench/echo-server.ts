@@ -2,19 +2,11 @@
 // baseline has the broker's topology: client in the bench process, server in another.
 // Identity (Buffer) serializers: it measures grpc-js and HTTP/2 alone. Prints one JSON line
 // with its port, then serves until SIGTERM.
-import type * as grpc from '@grpc/grpc-js';
-import { createServer, listen, shutdown } from '@streambus/protocol';
-import { ECHO_SERVICE, echoDefinition } from './echo.js';
+import { createServer, ECHO_SERVICE, echoDefinition, echoImplementation, listen, shutdown } from '@streambus/protocol';
 
 async function main(): Promise<void> {
   const server = createServer();
-  server.addService(echoDefinition(), {
-    unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
-    bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-      call.on('data', (chunk: Buffer) => call.write(chunk));
-      call.on('end', () => call.end());
-    },
-  });
+  server.addService(echoDefinition(), echoImplementation);
   const port = await listen(server, '127.0.0.1:0');
   process.stdout.write(`${JSON.stringify({ msg: 'echo started', service: ECHO_SERVICE, port })}\n`);
   process.once('SIGTERM', () => {

@@ -2,27 +2,13 @@
 // (echo-server.ts), driven with the message sizes the broker sees. Payload MB/s counts one
 // direction only, like @streambus/protocol's measureGrpcEchoBaseline.
 import * as grpc from '@grpc/grpc-js';
-import { channelOptions } from '@streambus/protocol';
+import { channelOptions, ECHO_SERVICE } from '@streambus/protocol';
 import { startProcess, type ProcessHandle } from '@streambus/testkit';
 import { mbPerSecond } from './util.js';
 
-export const ECHO_SERVICE = '/streambus.bench.Echo';
 const identity = (b: Buffer): Buffer => b;
 /** Bound on the echo server's start (tsx compiles it first). */
 const ECHO_START_TIMEOUT_MS = 20_000;
-
-export function echoDefinition(): grpc.ServiceDefinition {
-  const method = (name: string, streaming: boolean): grpc.MethodDefinition<Buffer, Buffer> => ({
-    path: `${ECHO_SERVICE}/${name}`,
-    requestStream: streaming,
-    responseStream: streaming,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  });
-  return { unary: method('Unary', false), bidi: method('Bidi', true) };
-}
 
 export interface EchoResult {
   readonly messages: number;

@@ -15,7 +15,7 @@
 // BENCH_PARTITIONS [16]; BENCH_RECORD_BYTES [1024]; BENCH_BATCH_BYTES [262144];
 // BENCH_PHASE_MS [8000] per produce phase; BENCH_PRODUCE_MB [2048] per produce phase;
 // BENCH_WINDOW [8] ProduceStream requests in flight; BENCH_CONCURRENCY [4] unary calls in
-// flight; BENCH_PARTITIONS_PER_REQUEST [4]; BENCH_ECHO_MS [3000]; BENCH_FETCH_MS [10000];
+// flight; BENCH_PARTITIONS_PER_REQUEST [4]; BENCH_ECHO_MS [4000]; BENCH_FETCH_MS [10000];
 // BENCH_LATENCY_MS [6000]; BENCH_IDLE_PARTITIONS [100]; BENCH_RSS_SETTLE_MS [3000];
 // BENCH_FLUSH_MODE [always]; BENCH_ROUNDS [4] echo/broker alternations per measurement;
 // BENCH_BROKER_ARGS extra broker flags; BENCH_BROKER_NODE_ARGS extra node flags of the broker

@@ -50,5 +50,5 @@ export {
   type GaugeChild,
   type HistogramChild,
 } from './metrics.js';
-export { BROKER_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
+export { BROKER_NODE_FLAGS } from './node-flags.js';
 export { BROKER_VERSION } from './version.js';

@@ -19,7 +19,7 @@
 // figure is the best of BENCH_ROUNDS (default 2) runs, interleaved with its baseline's.
 import * as hdr from 'hdr-histogram-js';
 import { ErrorCode, createClient, type ProducePartitionData } from '@streambus/protocol';
-import { BatchBuilder, BatchView, decodeRecords } from '@streambus/record';
+import { BatchBuilder, decodeRecords, splitBatches } from '@streambus/record';
 import { FakeBroker, StreamBus } from '../src/index.js';
 import { realBrokerAvailable, startRealBroker } from './real-broker.js';
 
@@ -185,16 +185,10 @@ async function consumeRaw(address: string, topic: string, totalRecords: number):
       partitions: offsets.map((fetchOffset, partition) => ({ topic, partition, fetchOffset, currentLeaderEpoch: undefined, partitionMaxBytes: 1024 * 1024 })),
     });
     for (const answer of response.partitions) {
-      let position = 0;
-      while (position < answer.records.length) {
-        const batch = BatchView.parse(answer.records, position);
-        position += batch.sizeInBytes;
-        for (const record of await decodeRecords(batch)) {
-          records++;
-          bytes += record.value?.length ?? 0;
-        }
-        offsets[answer.partition] = batch.nextOffset;
-      }
+      const decoded = await decodeAll(answer.records);
+      records += decoded.records;
+      bytes += decoded.valueBytes;
+      if (decoded.nextOffset !== undefined) offsets[answer.partition] = decoded.nextOffset;
     }
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -202,6 +196,20 @@ async function consumeRaw(address: string, topic: string, totalRecords: number):
   return bytes / seconds / 1e6;
 }
 
+/** Decodes every record of a fetch answer: the raw baselines' per-record work. */
+async function decodeAll(batches: Buffer): Promise<{ records: number; valueBytes: number; nextOffset: number | undefined }> {
+  let records = 0;
+  let valueBytes = 0;
+  let nextOffset: number | undefined;
+  for (const batch of splitBatches(batches)) {
+    for (const record of await decodeRecords(batch)) {
+      records++;
+      valueBytes += record.value?.length ?? 0;
+    }
+    nextOffset = batch.nextOffset;
+  }
+  return { records, valueBytes, nextOffset };
+}
 
 /** Raw FetchStream pushes + decodeRecords: the baseline of the SDK's stream mode. */
 async function consumeRawStream(address: string, topic: string, totalRecords: number): Promise<number> {
@@ -221,15 +229,9 @@ async function consumeRawStream(address: string, topic: string, totalRecords: nu
     for await (const push of client.fetchStream(request, { signal: abort.signal })) {
       for (const answer of push.partitions) {
         if (answer.errorCode !== ErrorCode.NONE) throw new Error(`raw FetchStream: error ${answer.errorCode} on ${topic}-${answer.partition}`);
-        let position = 0;
-        while (position < answer.records.length) {
-          const batch = BatchView.parse(answer.records, position);
-          position += batch.sizeInBytes;
-          for (const record of await decodeRecords(batch)) {
-            records++;
-            bytes += record.value?.length ?? 0;
-          }
-        }
+        const decoded = await decodeAll(answer.records);
+        records += decoded.records;
+        bytes += decoded.valueBytes;
       }
       if (records >= totalRecords) break;
     }

@@ -22,9 +22,9 @@ export interface ClusterOptions {
   retryBackoffMs?: number;
   /** Retry delay cap, in ms. Default 1 000. */
   retryBackoffMaxMs?: number;
-  /** gRPC channel settings (message size, keepalive, credentials). */
+  /** gRPC channel settings shared by every broker connection (message size, keepalive, credentials). */
   channel?: ChannelConfig;
-  /** Randomness seam (jitter, sticky partition choice). Default Math.random. */
+  /** Randomness seam (backoff jitter, sticky partitions); inject a seeded one to replay a test. Default Math.random. */
   random?: () => number;
 }
 

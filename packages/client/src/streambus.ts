@@ -1,24 +1,11 @@
-import { type ChannelConfig } from '@streambus/protocol';
 import { Admin } from './admin.js';
-import { Cluster } from './cluster.js';
+import { Cluster, type ClusterOptions } from './cluster.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { ClientError } from './errors.js';
 import { Producer, type ProducerOptions } from './producer.js';
 
-export interface StreamBusOptions {
-  /** Bootstrap brokers, 'host:port'. */
-  brokers: readonly string[];
-  /** Default deadline of each request, in ms. Default 30 000. */
-  requestTimeoutMs?: number;
-  /** First retry delay, in ms (doubles per attempt). Default 100. */
-  retryBackoffMs?: number;
-  /** Retry delay cap, in ms. Default 1 000. */
-  retryBackoffMaxMs?: number;
-  /** gRPC channel settings shared by every broker connection. */
-  channel?: ChannelConfig;
-  /** Randomness seam (backoff jitter, sticky partitions): inject a seeded one to replay a test. */
-  random?: () => number;
-}
+/** What `new StreamBus(...)` takes: the cluster connection settings (see ClusterOptions). */
+export type StreamBusOptions = ClusterOptions;
 
 /**
  * The entry point: holds the metadata cache and one gRPC channel per broker address, shared

@@ -26,10 +26,11 @@ export interface GrpcEchoBaseline {
   durationMs: number;
 }
 
-const ECHO_SERVICE = '/streambus.bench.Echo';
+/** The echo service of grpc-js baselines: raw Buffers in and out (identity serializers). */
+export const ECHO_SERVICE = '/streambus.bench.Echo';
 const identity = (b: Buffer): Buffer => b;
 
-function echoDefinition(): grpc.ServiceDefinition {
+export function echoDefinition(): grpc.ServiceDefinition {
   const method = (name: string, streaming: boolean): grpc.MethodDefinition<Buffer, Buffer> => ({
     path: `${ECHO_SERVICE}/${name}`,
     requestStream: streaming,
@@ -42,6 +43,15 @@ function echoDefinition(): grpc.ServiceDefinition {
   return { unary: method('Unary', false), bidi: method('Bidi', true) };
 }
 
+/** The echo server: a unary call answers its request, a bidi stream writes back each message. */
+export const echoImplementation: grpc.UntypedServiceImplementation = {
+  unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
+  bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+    call.on('data', (chunk: Buffer) => call.write(chunk));
+    call.on('end', () => call.end());
+  },
+};
+
 /** Starts an in-process echo server on 127.0.0.1 and measures grpc-js throughput against it. */
 export async function measureGrpcEchoBaseline(options: GrpcEchoBaselineOptions = {}): Promise<GrpcEchoBaseline> {
   const durationMs = options.durationMs ?? 1_500;
@@ -49,13 +59,7 @@ export async function measureGrpcEchoBaseline(options: GrpcEchoBaselineOptions =
   const callsMax = options.callsMax ?? 1_000_000;
   const progress = options.onProgress ?? (() => undefined);
   const server = createServer();
-  server.addService(echoDefinition(), {
-    unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
-    bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-      call.on('data', (chunk: Buffer) => call.write(chunk));
-      call.on('end', () => call.end());
-    },
-  });
+  server.addService(echoDefinition(), echoImplementation);
   const port = await listen(server, '127.0.0.1:0');
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), channelOptions());
   try {

@@ -64,4 +64,4 @@ export {
   type StreamBusImplementation,
 } from './services.js';
 
-export { measureGrpcEchoBaseline, type GrpcEchoBaseline, type GrpcEchoBaselineOptions } from './baseline.js';
+export { ECHO_SERVICE, echoDefinition, echoImplementation, measureGrpcEchoBaseline, type GrpcEchoBaseline, type GrpcEchoBaselineOptions } from './baseline.js';

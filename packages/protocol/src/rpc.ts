@@ -646,12 +646,18 @@ export function addService<S extends ServiceDefinition>(
       }) as grpc.handleServerStreamingCall<unknown, unknown>;
     } else if (method.requestStream && !method.responseStream) {
       handlers[key] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const { context } = contextOf(call);
+        const { context, release } = contextOf(call);
         Promise.resolve()
           .then(() => handler(requestsOf(call, name, context.signal), context))
           .then(
-            (response) => callback(null, response),
-            (err: unknown) => callback(fail(err)),
+            (response) => {
+              release();
+              callback(null, response);
+            },
+            (err: unknown) => {
+              release();
+              callback(fail(err));
+            },
           );
       }) as grpc.handleClientStreamingCall<unknown, unknown>;
     } else {

@@ -78,19 +78,7 @@ export function verifyBatchCrc(buf: Buffer, pos: number, sizeInBytes: number): b
  * buffers share memory with the input (zero copy).
  */
 export function splitAndValidate(input: Uint8Array): { bytes: Buffer; info: BatchInfo }[] {
-  const out: { bytes: Buffer; info: BatchInfo }[] = [];
-  let pos = 0;
-  try {
-    for (const view of splitBatches(asBuffer(input))) {
-      view.validate();
-      out.push({ bytes: view.bytes, info: infoOf(view) });
-      pos += view.sizeInBytes;
-    }
-  } catch (err) {
-    throw invalidRecord(err, `batch at ${pos}`);
-  }
-  if (out.length === 0) throw new StorageError('INVALID_RECORD', 'no batch in input');
-  return out;
+  return split(asBuffer(input), true);
 }
 
 /**
@@ -98,10 +86,15 @@ export function splitAndValidate(input: Uint8Array): { bytes: Buffer; info: Batc
  * batch CRC), checking framing and header sanity only, so recovery reads each byte once.
  */
 export function splitVerified(input: Buffer): { bytes: Buffer; info: BatchInfo }[] {
+  return split(input, false);
+}
+
+function split(input: Buffer, checkCrc: boolean): { bytes: Buffer; info: BatchInfo }[] {
   const out: { bytes: Buffer; info: BatchInfo }[] = [];
   let pos = 0;
   try {
     for (const view of splitBatches(input)) {
+      if (checkCrc) view.validate();
       out.push({ bytes: view.bytes, info: infoOf(view) });
       pos += view.sizeInBytes;
     }
