@@ -16,8 +16,12 @@ import { sleep, waitFor } from './wait.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BROKER_APP_DIR = join(REPO_ROOT, 'apps/broker');
 
-/** Broker flags that shorten every failure-detection timeout for tests. */
-export const FAST_TIMEOUT_ARGS: readonly string[] = [
+/**
+ * Broker flags that shorten every failure-detection timeout for tests, and make WAL segments
+ * small: each broker start zero-fills a spare segment (ADR 0010), and a suite starts many.
+ */
+export const TEST_BROKER_ARGS: readonly string[] = [
+  '--wal-segment-bytes', '16MiB',
   '--raft-tick-ms', '50',
   '--raft-election-ticks', '10',
   '--heartbeat-interval-ms', '200',
@@ -89,7 +93,7 @@ export interface ClusterOptions {
   /** The first `voters` brokers are Raft voters, the rest learners (default: min(brokers, 3)). */
   readonly voters?: number;
   readonly env?: Record<string, string | undefined>;
-  /** Extra broker flags, after FAST_TIMEOUT_ARGS (a later flag wins). */
+  /** Extra broker flags, after TEST_BROKER_ARGS (a later flag wins). */
   readonly args?: readonly string[];
   /** Node flags of the broker processes (default: the broker's own BROKER_NODE_FLAGS). */
   readonly nodeArgs?: readonly string[];
@@ -267,7 +271,7 @@ class Cluster implements TestCluster {
       '--peer-host', '127.0.0.1', '--peer-port', String(n.peerPort),
       '--http-host', '127.0.0.1', '--http-port', String(n.httpPort),
       '--bootstrap-voters', voters,
-      ...FAST_TIMEOUT_ARGS,
+      ...TEST_BROKER_ARGS,
       ...(this.options.args ?? []),
     ];
     if (n.process !== undefined) n.pastOutput.push(n.process.output(200));

@@ -33,6 +33,7 @@ export interface BrokerConfig {
     readonly flushIntervalMs: number;
     readonly memtableBudgetBytes: number;
     readonly walSegmentBytes: number;
+    readonly walSpareSegments: number;
     readonly sstableTargetBytes: number;
   };
   readonly raft: {
@@ -165,6 +166,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { group: 'Storage', key: 'storage.flushIntervalMs', flag: 'flush-interval-ms', kind: positiveMs(HOUR_MS), default: 1_000, description: 'fsync period when the flush mode is `interval`; ignored otherwise.' },
   { group: 'Storage', key: 'storage.memtableBudgetBytes', flag: 'memtable-budget-bytes', kind: bytes(MiB, 64 * GiB), default: 256 * MiB, description: 'Memory for all partitions\' memtables together; the largest is flushed to an SSTable when exceeded.' },
   { group: 'Storage', key: 'storage.walSegmentBytes', flag: 'wal-segment-bytes', kind: bytes(MiB, 16 * GiB), default: 128 * MiB, description: 'Size at which the shared WAL rolls to a new file.' },
+  { group: 'Storage', key: 'storage.walSpareSegments', flag: 'wal-spare-segments', kind: { type: 'int', min: 0, max: 16 }, default: 1, description: 'WAL segments kept preallocated (zero-filled in the background, or recycled from retired ones) so appends overwrite a file instead of growing it: a cheaper fdatasync. 0 turns it off.' },
   { group: 'Storage', key: 'storage.sstableTargetBytes', flag: 'sstable-target-bytes', kind: bytes(MiB, 16 * GiB), default: 256 * MiB, description: 'Target size of compacted SSTables (the meaning of Kafka\'s `segment.bytes` here).' },
   // Topic defaults
   { group: 'Topic defaults', key: 'topicDefaults.numPartitions', flag: 'num-partitions', kind: { type: 'int', min: 1, max: 100_000 }, default: 1, description: 'Kafka `num.partitions`: partitions of a topic created without a count.' },
@@ -522,6 +524,7 @@ function assemble(values: ReadonlyMap<string, OptionValue>, io: ConfigIo): Broke
       flushIntervalMs: int('storage.flushIntervalMs'),
       memtableBudgetBytes: int('storage.memtableBudgetBytes'),
       walSegmentBytes: int('storage.walSegmentBytes'),
+      walSpareSegments: int('storage.walSpareSegments'),
       sstableTargetBytes: int('storage.sstableTargetBytes'),
     },
     raft: { tickMs: int('raft.tickMs'), electionTicks: int('raft.electionTicks'), heartbeatTicks: int('raft.heartbeatTicks') },

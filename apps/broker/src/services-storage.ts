@@ -26,6 +26,7 @@ export class StorageComponent implements BrokerComponent {
       flushIntervalMs: s.flushIntervalMs,
       memtableBytesMax: s.memtableBudgetBytes,
       walRollBytes: s.walSegmentBytes,
+      walSpareSegments: s.walSpareSegments,
       defaultPartitionConfig: { segmentBytes: s.sstableTargetBytes },
     });
     const stats = this.opened.stats();

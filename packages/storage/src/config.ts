@@ -21,6 +21,11 @@ export interface StorageOptions {
   readonly walRollBytes?: number;
   /** Bytes written by one group commit (one write + one fdatasync). */
   readonly walGroupBytesMax?: number;
+  /**
+   * WAL segments kept preallocated (zero-filled, or recycled from retired segments) so appends
+   * overwrite a file instead of growing one; 0 turns it off. See ADR 0010.
+   */
+  readonly walSpareSegments?: number;
   /** Largest single append (all batches of one call). */
   readonly appendBytesMax?: number;
   /** Broker-wide memory budget for all memtables; appends wait while it is exceeded. */
@@ -36,7 +41,7 @@ export interface StorageOptions {
   readonly bloomBitsPerKey?: number;
   /** Merge a partition's small SSTables once it has at least this many. */
   readonly compactionMinTables?: number;
-  /** Throttle for compaction writes; 0 means unthrottled. */
+  /** Throttle for background writes (compaction, zero-filling WAL spares); 0 means unthrottled. */
   readonly compactionBytesPerSec?: number;
   /** Period of the background maintenance (age flush, retention, compaction); 0 disables the timer. */
   readonly maintenanceIntervalMs?: number;
@@ -104,6 +109,7 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     flushIntervalMs: positiveInt('flushIntervalMs', o.flushIntervalMs ?? 1000),
     walRollBytes: positiveInt('walRollBytes', o.walRollBytes ?? 64 * MiB),
     walGroupBytesMax: positiveInt('walGroupBytesMax', o.walGroupBytesMax ?? 16 * MiB),
+    walSpareSegments: positiveInt('walSpareSegments', o.walSpareSegments ?? 1, 0),
     appendBytesMax,
     memtableBytesMax,
     memtableFlushBytes: positiveInt('memtableFlushBytes', o.memtableFlushBytes ?? Math.min(64 * MiB, Math.max(1, Math.floor(memtableBytesMax / 4)))),

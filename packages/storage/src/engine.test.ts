@@ -2,10 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { batchFrom, batchOf, memEngineOptions, openMem, TP, valuesOf } from '../test/helpers.js';
+import { batchFrom, batchOf, type ManualClock, memEngineOptions, openMem, TP, valuesOf } from '../test/helpers.js';
 import { parseBatchHeader } from './batch.js';
 import { StorageEngine } from './engine.js';
 import { NodeFileSystem, type FileSystem } from './fs.js';
+import { FrameType, parseLog, type Frame } from './log-format.js';
+import { type MemFileSystem } from './mem-fs.js';
 import { isStorageError, StorageError } from './errors.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -299,31 +301,53 @@ describe('group commit and durability', () => {
 });
 
 describe('faults', () => {
-  it('cuts a torn WAL tail and keeps every complete frame before it', async () => {
-    const { fs, clock, engine } = await openMem(11);
-    const p = await engine.createPartition(TP);
-    for (let i = 0; i < 10; i++) await p.append(await batchOf(`w${i}`, 1));
-    await engine.close();
-    const wal = fs.listFiles().filter((f) => f.includes('/wal/')).at(-1)!;
-    const bytes = fs.fileBytes(wal);
-    await fs.truncate(wal, bytes.length - 7);
-    const e2 = await StorageEngine.open(memEngineOptions(fs, clock));
-    expect(e2.partition(TP).logEndOffset).toBe(9);
-    await e2.close();
-  });
+  // Both WAL layouts: plain files that grow, and preallocated segments that are overwritten (ADR 0010).
+  for (const spares of [0, 1]) {
+    const layout = spares === 0 ? 'plain WAL files' : 'preallocated WAL segments';
 
-  it('reports corruption followed by valid frames instead of skipping it', async () => {
-    const { fs, clock, engine } = await openMem(12);
-    const p = await engine.createPartition(TP);
-    for (let i = 0; i < 10; i++) await p.append(await batchOf(`w${i}`, 1));
-    await engine.close();
-    const wal = fs.listFiles().filter((f) => f.includes('/wal/')).at(-1)!;
-    fs.flipBit(wal, 200, 2);
-    const err: unknown = await StorageEngine.open(memEngineOptions(fs, clock)).catch((e: unknown) => e);
-    expect(isStorageError(err, 'CORRUPTION')).toBe(true);
-    expect((err as StorageError).file).toBe(wal);
-    expect((err as StorageError).position).toBeLessThanOrEqual(200);
-  });
+    /** The WAL file holding the data and the frames in it, the engine closed. */
+    const dataSegment = async (seed: number): Promise<{ fs: MemFileSystem; clock: ManualClock; path: string; frames: Frame[]; bytes: Buffer }> => {
+      const { fs, clock, engine } = await openMem(seed, { walSpareSegments: spares });
+      const p = await engine.createPartition(TP);
+      for (let i = 0; i < 10; i++) await p.append(await batchOf(`w${i}`, 1));
+      expect(engine.stats().walPreallocated).toBe(spares > 0);
+      await engine.close();
+      const path = fs.listFiles().filter((f) => /\/wal\/\d{12}\.log$/.test(f)).at(-1)!;
+      const bytes = fs.fileBytes(path);
+      const frames = parseLog(bytes, 1 << 20, Number(path.slice(-16, -4))).frames;
+      expect(frames.filter((f) => f.type === FrameType.walSegmentAppend)).toHaveLength(10);
+      expect(bytes.length > (frames.at(-1)?.end ?? 0)).toBe(spares > 0); // the rest of the preallocated file
+      return { fs, clock, path, frames, bytes };
+    };
+
+    /** Replaces a file's content in place (same length), durably. */
+    const rewrite = async (fs: MemFileSystem, path: string, content: Buffer): Promise<void> => {
+      const f = await fs.openOverwrite(path);
+      await f.append([content]);
+      await f.datasync();
+      await f.close();
+    };
+
+    it(`cuts a torn WAL tail and keeps every complete frame before it (${layout})`, async () => {
+      const { fs, clock, path, frames, bytes } = await dataSegment(11);
+      // The last append only partly reached the disk, and the segment was never sealed.
+      const last = frames.filter((f) => f.type === FrameType.walSegmentAppend).at(-1)!;
+      bytes.fill(0, last.end - 7, frames.at(-1)!.end);
+      await rewrite(fs, path, bytes);
+      const e2 = await StorageEngine.open(memEngineOptions(fs, clock, { walSpareSegments: spares }));
+      expect(e2.partition(TP).logEndOffset).toBe(9);
+      await e2.close();
+    });
+
+    it(`reports corruption followed by valid frames instead of skipping it (${layout})`, async () => {
+      const { fs, clock, path } = await dataSegment(12);
+      fs.flipBit(path, 200, 2);
+      const err: unknown = await StorageEngine.open(memEngineOptions(fs, clock, { walSpareSegments: spares })).catch((e: unknown) => e);
+      expect(isStorageError(err, 'CORRUPTION')).toBe(true);
+      expect((err as StorageError).file).toBe(path);
+      expect((err as StorageError).position).toBeLessThanOrEqual(200);
+    });
+  }
 
   it('detects a corrupt SSTable block on read and names the file and position', async () => {
     const { fs, clock, engine } = await openMem(13);

@@ -22,6 +22,10 @@ export interface EngineStats {
   readonly partitions: number;
   readonly tables: number;
   readonly walFiles: number;
+  /** The WAL is overwriting a preallocated segment (ADR 0010), not growing a plain file. */
+  readonly walPreallocated: boolean;
+  /** Preallocated WAL segments ready for the next roll. */
+  readonly walSpares: number;
   readonly flushes: number;
   readonly compactions: number;
 }
@@ -126,6 +130,8 @@ export class StorageEngine {
       rollBytes: this.options.walRollBytes,
       groupBytesMax: this.options.walGroupBytesMax,
       frameBytesMax,
+      spareSegments: this.options.walSpareSegments,
+      pace: (bytes) => this.throttle(bytes),
     });
     await this.afterStructureChange();
     if (this.options.maintenanceIntervalMs > 0) {
@@ -219,6 +225,8 @@ export class StorageEngine {
       partitions: this.byId.size,
       tables: [...this.byId.values()].reduce((n, p) => n + p.tables.length, 0),
       walFiles: this.wal?.liveFiles().length ?? 0,
+      walPreallocated: this.wal?.preallocated ?? false,
+      walSpares: this.wal?.spareCount ?? 0,
       flushes: this.counters.flushes,
       compactions: this.counters.compactions,
     };

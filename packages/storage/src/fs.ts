@@ -9,6 +9,17 @@ import { type FileHandle } from 'node:fs/promises';
 export interface FileSystem {
   /** Opens for appending; creates the file when missing, empties it when `truncate`. */
   openAppend(path: string, options?: { truncate?: boolean }): Promise<WritableFile>;
+  /**
+   * Opens an existing file to write it again from byte 0 (a recycled WAL segment): the file
+   * keeps its length and old bytes beyond what this handle writes.
+   */
+  openOverwrite(path: string): Promise<WritableFile>;
+  /**
+   * Creates `path` holding `bytes` zero bytes, written out and fdatasynced (not sparse), so a
+   * later overwrite allocates nothing and its fdatasync has no metadata to commit. `pace` is
+   * awaited before each chunk is written (background work stays within an I/O budget).
+   */
+  preallocate(path: string, bytes: number, pace?: (bytes: number) => Promise<void>): Promise<void>;
   openRead(path: string): Promise<ReadableFile>;
   readFile(path: string): Promise<Buffer>;
   rename(from: string, to: string): Promise<void>;
@@ -25,7 +36,7 @@ export interface FileSystem {
 
 export interface WritableFile {
   readonly path: string;
-  /** Bytes in the file, counting what this handle appended. */
+  /** Where the next append lands: the file's length, or for an overwrite how far it has got. */
   readonly size: number;
   append(chunks: readonly Uint8Array[]): Promise<void>;
   /** fdatasync: once resolved, every appended byte survives a crash. */
@@ -103,6 +114,8 @@ class NodeReadableFile implements ReadableFile {
   }
 }
 
+const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+
 /** The real disk, through node:fs/promises. */
 export class NodeFileSystem implements FileSystem {
   async openAppend(path: string, options: { truncate?: boolean } = {}): Promise<WritableFile> {
@@ -113,6 +126,26 @@ export class NodeFileSystem implements FileSystem {
     } catch (err) {
       await fh.close();
       throw err;
+    }
+  }
+
+  async openOverwrite(path: string): Promise<WritableFile> {
+    return new NodeWritableFile(path, await open(path, 'r+'), 0);
+  }
+
+  async preallocate(path: string, bytes: number, pace?: (bytes: number) => Promise<void>): Promise<void> {
+    const fh = await open(path, 'w');
+    try {
+      const zeros = Buffer.alloc(Math.min(bytes, PREALLOCATE_CHUNK_BYTES));
+      for (let pos = 0; pos < bytes; ) {
+        const n = Math.min(zeros.length, bytes - pos);
+        await pace?.(n);
+        const { bytesWritten } = await fh.write(zeros, 0, n, pos);
+        pos += bytesWritten;
+      }
+      await fh.datasync();
+    } finally {
+      await fh.close();
     }
   }
 

@@ -9,8 +9,8 @@ import { type WritableFile } from './fs.js';
  *   crc32c u32 LE | length u32 LE | type u8 | payload (length bytes)
  *
  * The CRC always covers length and type, so a flipped length is caught like any other damage.
- * For manifest edits it covers the whole payload. For WAL appends (payload = partition id u32 +
- * Kafka batches) it covers the partition id and the first 21 bytes of every batch, the only
+ * For manifest edits it covers the whole payload. For WAL appends (payload = segment seq u32 +
+ * partition id u32 + Kafka batches) it covers seq, partition id and the first 21 bytes of every batch, the only
  * bytes the batch's own CRC-32C does not cover; a frame is valid only if every batch CRC also
  * checks. Every byte is thus checked once, not twice: checksums cost ~0.7 ms per MiB on these
  * machines, a third of an fdatasync. See docs/formats/wal.md.
@@ -18,8 +18,13 @@ import { type WritableFile } from './fs.js';
 export const FRAME_HEADER_BYTES = 9;
 
 export const FrameType = {
+  /** Untagged WAL append (payload: partition id + batches), written before ADR 0010; still read. */
   walAppend: 1,
   manifestEdit: 2,
+  /** WAL append tagged with its segment's seq (payload: seq + partition id + batches). */
+  walSegmentAppend: 3,
+  /** Last frame of a sealed WAL segment (payload: seq); whatever follows is left over. */
+  walSegmentEnd: 4,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -38,13 +43,16 @@ export function frame(type: FrameType, chunks: readonly Uint8Array[]): Uint8Arra
   return [header, ...chunks];
 }
 
-/** A WAL append frame: `head` is the 4-byte partition id, `batches` whole, already CRC-checked batches. */
-export function walFrame(head: Buffer, batches: readonly Uint8Array[]): Uint8Array[] {
+/** A WAL append frame of segment `seq`: `batches` are whole, already CRC-checked batches. */
+export function walFrame(seq: number, partitionId: number, batches: readonly Uint8Array[]): Uint8Array[] {
+  const head = Buffer.allocUnsafe(8);
+  head.writeUInt32LE(seq, 0);
+  head.writeUInt32LE(partitionId, 4);
   let length = head.length;
   for (const b of batches) length += b.byteLength;
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32LE(length, 4);
-  header.writeUInt8(FrameType.walAppend, 8);
+  header.writeUInt8(FrameType.walSegmentAppend, 8);
   let crc = crc32c(header.subarray(4, FRAME_HEADER_BYTES));
   crc = crc32c(head, crc);
   for (const b of batches) crc = crc32c(b.subarray(0, BATCH_UNCOVERED_BYTES), crc);
@@ -53,10 +61,10 @@ export function walFrame(head: Buffer, batches: readonly Uint8Array[]): Uint8Arr
 }
 
 /** CRC of a WAL append payload as walFrame computes it, or null when the batches do not tile it. */
-function walPayloadCrc(payload: Buffer, seed: number): number | null {
-  if (payload.length < 4) return null;
-  let crc = crc32c(payload.subarray(0, 4), seed);
-  let pos = 4;
+function walPayloadCrc(payload: Buffer, seed: number, headBytes: number): number | null {
+  if (payload.length < headBytes) return null;
+  let crc = crc32c(payload.subarray(0, headBytes), seed);
+  let pos = headBytes;
   while (pos < payload.length) {
     if (payload.length - pos < 61) return null;
     const size = 12 + payload.readInt32BE(pos + 8);
@@ -67,8 +75,8 @@ function walPayloadCrc(payload: Buffer, seed: number): number | null {
   return crc;
 }
 
-function walBatchesIntact(payload: Buffer): boolean {
-  let pos = 4;
+function walBatchesIntact(payload: Buffer, headBytes: number): boolean {
+  let pos = headBytes;
   while (pos < payload.length) {
     const size = 12 + payload.readInt32BE(pos + 8);
     if (!verifyBatchCrc(payload, pos, size)) return false;
@@ -129,9 +137,10 @@ function frameAt(buf: Buffer, pos: number, frameBytesMax: number): Frame | null 
   if (end > buf.length) return null;
   const payload = buf.subarray(pos + FRAME_HEADER_BYTES, end);
   const seed = crc32c(buf.subarray(pos + 4, pos + FRAME_HEADER_BYTES));
-  if (type === FrameType.walAppend) {
-    const crc = walPayloadCrc(payload, seed);
-    if (crc !== buf.readUInt32LE(pos) || !walBatchesIntact(payload)) return null;
+  if (type === FrameType.walAppend || type === FrameType.walSegmentAppend) {
+    const headBytes = type === FrameType.walAppend ? 4 : 8;
+    const crc = walPayloadCrc(payload, seed, headBytes);
+    if (crc !== buf.readUInt32LE(pos) || !walBatchesIntact(payload, headBytes)) return null;
   } else if (crc32c(payload, seed) !== buf.readUInt32LE(pos)) {
     return null;
   }
@@ -139,22 +148,58 @@ function frameAt(buf: Buffer, pos: number, frameBytesMax: number): Frame | null 
 }
 
 /**
+ * Whether a valid frame belongs to WAL segment `seq`: a tagged frame with that seq, or an
+ * untagged one in a file that began with untagged frames (written before segments were tagged).
+ */
+function inSegment(f: Frame, seq: number, first: Frame | undefined): boolean {
+  if (f.type === FrameType.walSegmentAppend || f.type === FrameType.walSegmentEnd) return f.payload.length >= 4 && f.payload.readUInt32LE(0) === seq;
+  return f.type === FrameType.walAppend && (first === undefined || first.type === FrameType.walAppend);
+}
+
+/** The frame that seals WAL segment `seq`. */
+export function walSegmentEnd(seq: number): Uint8Array[] {
+  const payload = Buffer.allocUnsafe(4);
+  payload.writeUInt32LE(seq, 0);
+  return frame(FrameType.walSegmentEnd, [payload]);
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+function allZero(buf: Buffer, from: number): boolean {
+  for (let pos = from; pos < buf.length; pos += ZEROS.length) {
+    const end = Math.min(buf.length, pos + ZEROS.length);
+    if (!buf.subarray(pos, end).equals(ZEROS.subarray(0, end - pos))) return false;
+  }
+  return true;
+}
+
+/**
  * Reads every valid frame from the start of `buf`. At the first bad frame it looks for any
  * valid frame later in the buffer: none means a torn tail (safe to cut), one means corruption
  * (nothing after the first bad frame is trusted, and the caller must not silently drop it).
+ *
+ * For a WAL segment (`segmentSeq` given) the file may be preallocated or recycled (ADR 0010):
+ * only frames tagged with this seq belong to it, a segment-end frame ends it cleanly (what
+ * follows is left over from the file's preparation or earlier use), and an unsealed file's
+ * frames followed by zeros or by frames of other segments end in a torn tail.
  */
-export function parseLog(buf: Buffer, frameBytesMax: number): ParsedLog {
+export function parseLog(buf: Buffer, frameBytesMax: number, segmentSeq?: number): ParsedLog {
   const frames: Frame[] = [];
+  const belongs = (f: Frame | null): f is Frame => f !== null && (segmentSeq === undefined || inSegment(f, segmentSeq, frames[0]));
   let pos = 0;
   while (pos < buf.length) {
     const f = frameAt(buf, pos, frameBytesMax);
-    if (f === null) break;
+    if (!belongs(f)) break;
     frames.push(f);
     pos = f.end;
+    if (f.type === FrameType.walSegmentEnd) return { frames, validEnd: pos, tail: { kind: 'clean' } };
   }
   if (pos === buf.length) return { frames, validEnd: pos, tail: { kind: 'clean' } };
+  // Never written past here (a preallocated file): nothing to probe.
+  if (segmentSeq !== undefined && allZero(buf, pos)) return { frames, validEnd: pos, tail: { kind: 'torn', validEnd: pos } };
   for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
-    if (frameAt(buf, probe, frameBytesMax) !== null) {
+    if (!VALID_TYPES.has(buf[probe + 8] ?? 0)) continue; // the common case, without a call
+    if (belongs(frameAt(buf, probe, frameBytesMax))) {
       return { frames, validEnd: pos, tail: { kind: 'corrupt', position: pos, nextValidFrame: probe } };
     }
   }

@@ -14,6 +14,31 @@ describe('MemFileSystem crash model', () => {
     expect((await fs.readFile('/d/a')).toString()).toBe('hello');
   });
 
+  it('preallocates durable zeros, and a crash undoes (or tears) an unsynced overwrite of them', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const fs = new MemFileSystem({ random: seededRandom(seed) });
+      await fs.mkdir('/d');
+      await fs.preallocate('/d/s', 64);
+      await fs.syncDir('/d');
+      const f = await fs.openOverwrite('/d/s');
+      expect(f.size).toBe(0);
+      await f.append([Buffer.from('synced;')]);
+      await f.datasync();
+      await f.append([Buffer.from('unsynced')]);
+      expect(f.size).toBe(15);
+      fs.crash({ tornWrites: seed > 10 });
+      const after = await fs.readFile('/d/s');
+      expect(after.length).toBe(64);
+      expect(after.subarray(0, 7).toString()).toBe('synced;');
+      // Each byte of the unsynced run is either what was written or the old zero, as a prefix.
+      const tail = after.subarray(7, 15).toString('latin1');
+      const kept = tail.indexOf('\0') === -1 ? 8 : tail.indexOf('\0');
+      expect(tail.slice(0, kept)).toBe('unsynced'.slice(0, kept));
+      expect(after.subarray(7 + kept).every((b) => b === 0)).toBe(true);
+      if (seed <= 10) expect(kept).toBe(0);
+    }
+  });
+
   it('forgets a created file whose directory was never synced', async () => {
     const fs = new MemFileSystem();
     await fs.mkdir('/d');

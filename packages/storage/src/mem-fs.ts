@@ -44,6 +44,22 @@ interface Inode {
   syncedLength: number;
   /** Durable content, captured when bytes below syncedLength are changed before a sync. */
   durable: Buffer | null;
+  /**
+   * Sequential overwrites since the last sync (a recycled WAL segment): the old bytes of the
+   * overwritten range [from, from + bytes), which a crash restores (or tears).
+   */
+  undo: { from: number; parts: Buffer[]; bytes: number } | null;
+}
+
+/** The bytes a crash would leave below syncedLength: current data with any unsynced overwrite undone. */
+function durableContent(inode: Inode): Buffer {
+  const content = Buffer.from(inode.data.subarray(0, inode.syncedLength));
+  let at = inode.undo?.from ?? 0;
+  for (const part of inode.undo?.parts ?? []) {
+    content.set(part, at);
+    at += part.length;
+  }
+  return content;
 }
 
 /** mulberry32: small, seedable, good enough for choosing faults. */
@@ -67,7 +83,7 @@ export class MemFileSystem implements FileSystem {
   private readonly random: () => number;
   capacityBytes: number;
   /** Counters for assertions on group commit and for debugging. */
-  readonly stats = { datasyncs: 0, writes: 0, bytesWritten: 0 };
+  readonly stats = { datasyncs: 0, writes: 0, bytesWritten: 0, reads: 0, bytesRead: 0 };
 
   constructor(options: MemFileSystemOptions = {}) {
     this.random = options.random ?? seededRandom(1);
@@ -120,6 +136,8 @@ export class MemFileSystem implements FileSystem {
     let content: Buffer;
     if (inode.durable !== null) {
       content = Buffer.from(inode.durable);
+    } else if (inode.undo !== null) {
+      content = this.settleOverwrite(inode, inode.undo, options);
     } else {
       let keep = inode.syncedLength;
       const unsynced = inode.length - inode.syncedLength;
@@ -136,6 +154,23 @@ export class MemFileSystem implements FileSystem {
     inode.length = content.length;
     inode.syncedLength = content.length;
     inode.durable = null;
+    inode.undo = null;
+  }
+
+  /** The durable bytes with the unsynced overwrite undone, keeping a random prefix of it when torn. */
+  private settleOverwrite(inode: Inode, undo: { from: number; bytes: number }, options: CrashOptions): Buffer {
+    const content = durableContent(inode);
+    if (options.tornWrites !== true) return content;
+    // The overwrite ran sequentially from undo.from to the end of what was written.
+    const written = (inode.length > inode.syncedLength ? inode.length : undo.from + undo.bytes) - undo.from;
+    const keep = Math.floor(this.random() * (written + 1));
+    const out = undo.from + keep > content.length ? Buffer.concat([content, Buffer.alloc(undo.from + keep - content.length)]) : content;
+    out.set(inode.data.subarray(undo.from, undo.from + keep), undo.from);
+    if (options.garbleTornTail === true && keep > 0) {
+      const g = undo.from + Math.floor(this.random() * keep);
+      out[g] = (out[g] ?? 0) ^ 0xa5;
+    }
+    return out;
   }
 
   /** Current content of a file (a copy). */
@@ -162,12 +197,31 @@ export class MemFileSystem implements FileSystem {
     this.requireDir(posix.dirname(p));
     let inode = this.live.get(p);
     if (inode === undefined) {
-      inode = { data: Buffer.alloc(0), length: 0, syncedLength: 0, durable: null };
+      inode = { data: Buffer.alloc(0), length: 0, syncedLength: 0, durable: null, undo: null };
       this.live.set(p, inode);
     } else if (options.truncate === true) {
       this.shrink(inode, 0);
     }
-    return new MemWritableFile(this, p, inode, this.generation);
+    return new MemWritableFile(this, p, inode, this.generation, null);
+  }
+
+  async openOverwrite(path: string): Promise<WritableFile> {
+    const p = this.norm(path);
+    this.check('open', p);
+    return new MemWritableFile(this, p, this.mustGet(p), this.generation, 0);
+  }
+
+  async preallocate(path: string, bytes: number, pace?: (bytes: number) => Promise<void>): Promise<void> {
+    await pace?.(bytes);
+    const p = this.norm(path);
+    this.check('open', p);
+    this.requireDir(posix.dirname(p));
+    const old = this.live.get(p);
+    if (this.liveBytes() - (old?.length ?? 0) + bytes > this.capacityBytes) throw new FsError('ENOSPC', `no space left preallocating ${p}`);
+    this.check('write', p);
+    this.check('datasync', p);
+    // Zero bytes, written and synced; Buffer.alloc leaves the pages untouched until used.
+    this.live.set(p, { data: Buffer.alloc(bytes), length: bytes, syncedLength: bytes, durable: null, undo: null });
   }
 
   async openRead(path: string): Promise<ReadableFile> {
@@ -265,26 +319,51 @@ export class MemFileSystem implements FileSystem {
     return undefined;
   }
 
-  /** @internal */
-  appendTo(inode: Inode, path: string, chunks: readonly Uint8Array[]): void {
+  /** @internal Writes `chunks` at `position` (the end of the file for an appending handle); returns bytes written. */
+  writeTo(inode: Inode, path: string, position: number, chunks: readonly Uint8Array[]): number {
     const total = chunks.reduce((n, c) => n + c.byteLength, 0);
     const partial = this.check('write', path);
-    if (partial === undefined && this.liveBytes() + total > this.capacityBytes) {
+    const growth = Math.max(0, position + total - inode.length);
+    if (partial === undefined && this.liveBytes() + growth > this.capacityBytes) {
       throw new FsError('ENOSPC', `no space left writing ${path}`);
     }
     let budget = total;
     if (partial !== undefined) budget = Math.floor(this.random() * total);
-    this.reserve(inode, inode.length + budget);
+    this.keepUndo(inode, position, position + budget);
+    this.reserve(inode, position + budget);
+    let at = position;
     for (const c of chunks) {
       if (budget <= 0) break;
       const n = Math.min(c.byteLength, budget);
-      inode.data.set(c.subarray(0, n), inode.length);
-      inode.length += n;
+      inode.data.set(c.subarray(0, n), at);
+      at += n;
       budget -= n;
     }
+    inode.length = Math.max(inode.length, at);
     this.stats.writes++;
     this.stats.bytesWritten += total;
     if (partial !== undefined) throw new FsError(partial.code, `injected ${partial.code} on write ${path}`);
+    return at - position;
+  }
+
+  /** Before durable bytes in [from, to) are overwritten, keeps what a crash must bring back. */
+  private keepUndo(inode: Inode, from: number, to: number): void {
+    const end = Math.min(to, inode.syncedLength);
+    if (from >= end || inode.durable !== null) return;
+    const undo = inode.undo;
+    if (undo === null) {
+      inode.undo = { from, parts: [Buffer.from(inode.data.subarray(from, end))], bytes: end - from };
+    } else if (from >= undo.from && from <= undo.from + undo.bytes) {
+      const fresh = Math.max(undo.from + undo.bytes, from);
+      if (end > fresh) {
+        undo.parts.push(Buffer.from(inode.data.subarray(fresh, end)));
+        undo.bytes += end - fresh;
+      }
+    } else {
+      // Not one sequential run: fall back to a full copy of the durable content.
+      inode.durable = durableContent(inode);
+      inode.undo = null;
+    }
   }
 
   /** @internal */
@@ -293,6 +372,7 @@ export class MemFileSystem implements FileSystem {
     this.stats.datasyncs++;
     inode.syncedLength = inode.length;
     inode.durable = null;
+    inode.undo = null;
   }
 
   private reserve(inode: Inode, size: number): void {
@@ -304,7 +384,8 @@ export class MemFileSystem implements FileSystem {
 
   private shrink(inode: Inode, length: number): void {
     if (length < inode.syncedLength && inode.durable === null) {
-      inode.durable = Buffer.from(inode.data.subarray(0, inode.syncedLength));
+      inode.durable = durableContent(inode);
+      inode.undo = null;
     }
     inode.length = length;
   }
@@ -331,15 +412,21 @@ class MemWritableFile implements WritableFile {
     readonly path: string,
     private readonly inode: Inode,
     private readonly generation: number,
+    /** Write position of an overwriting handle; null for an appending one (always at the end). */
+    private position: number | null,
   ) {}
 
   get size(): number {
-    return this.inode.length;
+    return this.position ?? this.inode.length;
   }
 
   async append(chunks: readonly Uint8Array[]): Promise<void> {
     this.guard();
-    this.fs.appendTo(this.inode, this.path, chunks);
+    if (this.position === null) {
+      this.fs.writeTo(this.inode, this.path, this.inode.length, chunks);
+      return;
+    }
+    this.position += this.fs.writeTo(this.inode, this.path, this.position, chunks);
   }
 
   async datasync(): Promise<void> {
@@ -373,6 +460,8 @@ class MemReadableFile implements ReadableFile {
     this.fs.check('read', this.path);
     const end = Math.min(this.inode.length, position + length);
     if (end <= position) return Buffer.alloc(0);
+    this.fs.stats.reads++;
+    this.fs.stats.bytesRead += end - position;
     return Buffer.from(this.inode.data.subarray(position, end));
   }
 

@@ -311,27 +311,34 @@ export class PartitionLog {
     let cursor = offset;
     while (cursor < end && taken < maxBytes) {
       const got = await this.readSource(cursor, out.length === 0 ? maxBytes : maxBytes - taken);
-      if (got.length === 0) break;
-      for (const g of got) {
+      if (got.batches.length === 0) break;
+      for (const g of got.batches) {
         const len = g.bytes.length;
         if (g.baseOffset >= end || (out.length > 0 && taken + len > maxBytes)) return result(out);
         out.push(g.bytes);
         taken += len;
         cursor = g.nextOffset;
       }
+      // A table with more after what it returned had no room for its next batch: stop here
+      // rather than read a sliver of it, so sequential reads stay aligned to whole spans.
+      if (got.sourceNextOffset !== null && cursor < got.sourceNextOffset) break;
     }
     return result(out);
   }
 
-  private async readSource(cursor: number, maxBytes: number): Promise<{ bytes: Buffer; baseOffset: number; nextOffset: number }[]> {
+  /** Batches from the table or memtable holding `cursor`; sourceNextOffset is the table's end (null for the memtable). */
+  private async readSource(cursor: number, maxBytes: number): Promise<{ batches: { bytes: Buffer; baseOffset: number; nextOffset: number }[]; sourceNextOffset: number | null }> {
     for (;;) {
       const memFirst = this.memtable.firstOffset;
       const table = memFirst !== undefined && cursor >= memFirst ? undefined : this.tableList.find((t) => t.nextOffset > cursor);
-      if (table === undefined) return this.memtable.read(cursor, maxBytes);
+      if (table === undefined) return { batches: this.memtable.read(cursor, maxBytes), sourceNextOffset: null };
       const reader = await this.ctx.tables.acquire(table.fileNumber);
       try {
         const got = await reader.read(cursor, maxBytes);
-        if (got.length > 0) return got.map((g) => ({ bytes: g.bytes, baseOffset: g.info.baseOffset, nextOffset: g.info.baseOffset + g.info.lastOffsetDelta + 1 }));
+        if (got.length > 0) {
+          const batches = got.map((g) => ({ bytes: g.bytes, baseOffset: g.info.baseOffset, nextOffset: g.info.baseOffset + g.info.lastOffsetDelta + 1 }));
+          return { batches, sourceNextOffset: table.nextOffset };
+        }
       } finally {
         await reader.release();
       }

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { StorageError, corruption } from './errors.js';
 import { type FileSystem, type WritableFile } from './fs.js';
-import { FrameType, parseLog, walFrame } from './log-format.js';
+import { FRAME_HEADER_BYTES, FrameType, parseLog, walFrame, walSegmentEnd } from './log-format.js';
 
 /** A place in the WAL: file sequence number and the byte just after a frame. */
 export interface WalPosition {
@@ -23,6 +23,13 @@ export interface WalOptions {
   /** Bytes written by one group commit (one write + one fdatasync). */
   readonly groupBytesMax: number;
   readonly frameBytesMax: number;
+  /**
+   * Preallocated segments kept ready (ADR 0010): written-out files the WAL overwrites, so an
+   * fdatasync commits data only, not a growing file's metadata. 0 turns preallocation off.
+   */
+  readonly spareSegments: number;
+  /** Awaited before each chunk of a spare is zero-filled: the engine's background I/O budget. */
+  readonly pace?: (bytes: number) => Promise<void>;
 }
 
 export interface WalRecord {
@@ -33,16 +40,31 @@ export interface WalRecord {
 }
 
 interface Pending {
-  readonly chunks: Uint8Array[];
+  readonly partitionId: number;
+  readonly batches: readonly Uint8Array[];
+  /** Frame bytes, header included. */
   readonly bytes: number;
   readonly resolve: (p: WalPosition) => void;
   readonly reject: (e: unknown) => void;
 }
 
 const WAL_SUFFIX = '.log';
+/** Segment seq and partition id before a WAL append's batches. */
+const WAL_HEAD_BYTES = 8;
 
 export function walFileName(seq: number): string {
   return `${String(seq).padStart(12, '0')}${WAL_SUFFIX}`;
+}
+
+/** A preallocated or recycled segment waiting to become the next WAL file. */
+function spareFileName(id: number): string {
+  return `spare-${String(id).padStart(12, '0')}`;
+}
+
+interface Spare {
+  readonly id: number;
+  /** The file's length: what can be overwritten before the writes extend it. */
+  readonly bytes: number;
 }
 
 export async function listWalFiles(fs: FileSystem, dir: string): Promise<number[]> {
@@ -73,13 +95,18 @@ export async function* replayWal(fs: FileSystem, dir: string, frameBytesMax: num
     const path = posix.join(dir, walFileName(seq));
     const buf = await (next ?? fs.readFile(path));
     next = read(i + 1);
-    const parsed = parseLog(buf, frameBytesMax);
+    const parsed = parseLog(buf, frameBytesMax, seq);
     const last = i === seqs.length - 1;
     if (parsed.tail.kind === 'corrupt') throw corruption(path, parsed.tail.position, 'corrupt WAL frame followed by valid frames');
     if (parsed.tail.kind === 'torn' && !last) throw corruption(path, parsed.tail.validEnd, 'damaged frame in a sealed WAL file');
     for (const f of parsed.frames) {
-      if (f.type !== FrameType.walAppend || f.payload.length < 4) throw corruption(path, f.start, 'unexpected frame in WAL');
-      yield { partitionId: f.payload.readUInt32LE(0), batches: f.payload.subarray(4), position: { seq, offset: f.end } };
+      if (f.type === FrameType.walSegmentAppend) {
+        yield { partitionId: f.payload.readUInt32LE(4), batches: f.payload.subarray(8), position: { seq, offset: f.end } };
+      } else if (f.type === FrameType.walAppend) {
+        yield { partitionId: f.payload.readUInt32LE(0), batches: f.payload.subarray(4), position: { seq, offset: f.end } };
+      } else if (f.type !== FrameType.walSegmentEnd) {
+        throw corruption(path, f.start, 'unexpected frame in WAL');
+      }
     }
     if (parsed.tail.kind === 'torn') await fs.truncate(path, parsed.validEnd);
   }
@@ -90,6 +117,11 @@ export async function* replayWal(fs: FileSystem, dir: string, frameBytesMax: num
  * everything queued with one write and (flush=always) one fdatasync, then resolves them all.
  * Exactly one write+sync is in flight; appends arriving meanwhile ride on the next one.
  * Any I/O error is fail-stop: every queued and later append is rejected with STORAGE_FAILED.
+ *
+ * Segments are preallocated and recycled (ADR 0010): a background task keeps `spareSegments`
+ * zero-filled files ready, deleted segments become spares, and a roll renames a spare into
+ * place and overwrites it. Frames carry their segment's seq, so what an earlier use of the
+ * file left behind reads as the end of the log, never as records.
  */
 export class Wal {
   private queue: Pending[] = [];
@@ -102,6 +134,15 @@ export class Wal {
   private closed = false;
   private deleting: Promise<void> = Promise.resolve();
   private readonly live: number[];
+  /** Spare segments ready to take over, oldest first. */
+  private readonly spares: Spare[];
+  private preparing: Promise<void> | null = null;
+  /** A preparation failed (say ENOSPC): not retried until the next roll. */
+  private prepareFailed = false;
+  /** Length of each segment this WAL sealed: a segment at least rollBytes long is worth recycling. */
+  private readonly sealedBytes = new Map<number, number>();
+  /** Length of the current file before this WAL wrote to it (a spare's length; 0 when appending). */
+  private fileBytes: number;
   writtenPosition: WalPosition;
   durablePosition: WalPosition;
 
@@ -111,23 +152,57 @@ export class Wal {
     private file: WritableFile,
     private seq: number,
     liveSeqs: number[],
+    spares: Spare[],
+    private nextSpareId: number,
+    fileBytes: number,
   ) {
     this.live = liveSeqs;
+    this.spares = spares;
+    this.fileBytes = fileBytes;
     this.writtenPosition = { seq, offset: 0 };
     this.durablePosition = this.writtenPosition;
     if (options.flush === 'interval') {
       this.timer = setInterval(() => this.requestSync(), options.flushIntervalMs);
       this.timer.unref();
     }
+    this.refillSpares();
   }
 
-  /** Starts a fresh WAL file after every existing one (recovery has already read them). */
+  /**
+   * Starts a fresh WAL file after every existing one (recovery has already read them), on a
+   * spare when one is ready. The newest file is never deleted, so seqs only grow.
+   */
   static async create(fs: FileSystem, options: WalOptions): Promise<Wal> {
     const existing = await listWalFiles(fs, options.dir);
     const seq = (existing.at(-1) ?? 0) + 1;
-    const file = await fs.openAppend(posix.join(options.dir, walFileName(seq)), { truncate: true });
-    await fs.syncDir(options.dir);
-    return new Wal(fs, options, file, seq, [...existing, seq]);
+    const spares: Spare[] = [];
+    let nextSpareId = 1;
+    for (const name of await fs.readdir(options.dir)) {
+      const m = /^spare-(\d{12})(\.tmp)?$/.exec(name);
+      if (m === null) continue;
+      const id = Number(m[1]);
+      nextSpareId = Math.max(nextSpareId, id + 1);
+      const path = posix.join(options.dir, name);
+      if (m[2] !== undefined || options.spareSegments === 0) {
+        await fs.unlink(path); // a preparation cut short, or preallocation turned off
+        continue;
+      }
+      const f = await fs.openRead(path);
+      await f.close();
+      spares.push({ id, bytes: f.size });
+    }
+    const path = posix.join(options.dir, walFileName(seq));
+    const spare = spares.shift();
+    let file: WritableFile;
+    if (spare !== undefined) {
+      await fs.rename(posix.join(options.dir, spareFileName(spare.id)), path);
+      await fs.syncDir(options.dir);
+      file = await fs.openOverwrite(path);
+    } else {
+      file = await fs.openAppend(path, { truncate: true });
+      await fs.syncDir(options.dir);
+    }
+    return new Wal(fs, options, file, seq, [...existing, seq], spares, nextSpareId, spare?.bytes ?? 0);
   }
 
   get failed(): StorageError | null {
@@ -138,24 +213,29 @@ export class Wal {
     return this.seq;
   }
 
+  /** Whether the current file is a preallocated (or recycled) segment being overwritten. */
+  get preallocated(): boolean {
+    return this.fileBytes > 0;
+  }
+
+  get spareCount(): number {
+    return this.spares.length;
+  }
+
   /** Queues one WAL record; resolves once written (and fsynced under flush=always). */
   append(partitionId: number, batches: readonly Uint8Array[]): Promise<WalPosition> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new StorageError('CLOSED', 'WAL is closed'));
-    const head = Buffer.allocUnsafe(4);
-    head.writeUInt32LE(partitionId, 0);
-    // The CRC is computed here, so it overlaps with the fsync of the group in flight.
-    const chunks = walFrame(head, batches);
-    const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
+    let bytes = FRAME_HEADER_BYTES + WAL_HEAD_BYTES;
+    for (const b of batches) bytes += b.byteLength;
     if (bytes > this.options.frameBytesMax) {
       return Promise.reject(new StorageError('INVALID_ARGUMENT', `append of ${bytes} bytes exceeds frameBytesMax ${this.options.frameBytesMax}`));
     }
     return new Promise<WalPosition>((resolve, reject) => {
-      this.queue.push({ chunks, bytes, resolve, reject });
+      this.queue.push({ partitionId, batches, bytes, resolve, reject });
       this.kick();
     });
   }
-
   /** Resolves when every byte written so far is durable. */
   sync(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
@@ -166,15 +246,32 @@ export class Wal {
     });
   }
 
-  /** Deletes sealed WAL files older than `seq` (every partition has flushed past them). */
+  /**
+   * Retires sealed WAL files older than `seq` (every partition has flushed past them): each
+   * becomes a spare while fewer than `spareSegments` are kept, and is deleted otherwise.
+   */
   deleteBefore(seq: number): Promise<void> {
     // Serialized and claimed up front, so overlapping calls never unlink the same file twice.
     const doomed = this.live.filter((s) => s < seq && s !== this.seq);
     if (doomed.length === 0) return this.deleting;
     for (const s of doomed) this.live.splice(this.live.indexOf(s), 1);
     this.deleting = this.deleting.then(async () => {
-      for (const s of doomed) await this.fs.unlink(posix.join(this.options.dir, walFileName(s)));
+      const recycled: Spare[] = [];
+      for (const s of doomed) {
+        const path = posix.join(this.options.dir, walFileName(s));
+        const bytes = this.sealedBytes.get(s) ?? 0;
+        this.sealedBytes.delete(s);
+        if (bytes >= this.options.rollBytes && this.spares.length + recycled.length < this.options.spareSegments) {
+          const spare = { id: this.nextSpareId++, bytes };
+          await this.fs.rename(path, posix.join(this.options.dir, spareFileName(spare.id)));
+          recycled.push(spare);
+        } else {
+          await this.fs.unlink(path);
+        }
+      }
       await this.fs.syncDir(this.options.dir);
+      this.spares.push(...recycled);
+      if (recycled.length > 0) this.kick();
     });
     return this.deleting;
   }
@@ -188,7 +285,16 @@ export class Wal {
     if (this.failure === null) await this.sync().catch(() => undefined);
     this.closed = true;
     clearInterval(this.timer);
+    if (this.failure === null) await this.seal().catch(() => undefined);
     await this.file.close().catch(() => undefined);
+    await this.preparing;
+  }
+
+  /** Ends the current file with a durable segment-end frame: what follows it is left over. */
+  private async seal(): Promise<void> {
+    await this.file.append(walSegmentEnd(this.seq));
+    await this.file.datasync();
+    this.dirty = false;
   }
 
   private requestSync(): void {
@@ -214,6 +320,8 @@ export class Wal {
   private async loop(): Promise<void> {
     while (this.failure === null && (this.queue.length > 0 || this.syncWanted)) {
       try {
+        // A spare became ready while appending to a plain file (a fresh start): move over now.
+        if (!this.preallocated && this.spares.length > 0 && this.queue.length > 0) await this.roll();
         if (this.queue.length > 0) await this.writeGroup();
         else await this.syncNow();
       } catch (err) {
@@ -231,8 +339,9 @@ export class Wal {
       count++;
     }
     const group = this.queue.splice(0, count);
+    // Framed here, not at enqueue: a frame carries the seq of the file it lands in.
     const chunks: Uint8Array[] = [];
-    for (const p of group) chunks.push(...p.chunks);
+    for (const p of group) chunks.push(...walFrame(this.seq, p.partitionId, p.batches));
     const startSize = this.file.size;
     try {
       await this.file.append(chunks);
@@ -242,6 +351,7 @@ export class Wal {
     }
     this.writtenPosition = { seq: this.seq, offset: this.file.size };
     this.dirty = true;
+    this.refillSpares();
     if (this.options.flush === 'always') {
       try {
         await this.syncNow();
@@ -270,17 +380,61 @@ export class Wal {
     for (const w of waiters) w.resolve();
   }
 
+  /** Seals the current file and starts the next, on a spare when one is ready. */
   private async roll(): Promise<void> {
     if (this.dirty) await this.syncNow();
+    await this.seal();
     const nextSeq = this.seq + 1;
-    const next = await this.fs.openAppend(posix.join(this.options.dir, walFileName(nextSeq)), { truncate: true });
-    await this.fs.syncDir(this.options.dir);
+    const path = posix.join(this.options.dir, walFileName(nextSeq));
+    const spare = this.spares.shift();
+    let next: WritableFile;
+    if (spare !== undefined) {
+      await this.fs.rename(posix.join(this.options.dir, spareFileName(spare.id)), path);
+      await this.fs.syncDir(this.options.dir);
+      next = await this.fs.openOverwrite(path);
+    } else {
+      next = await this.fs.openAppend(path, { truncate: true });
+      await this.fs.syncDir(this.options.dir);
+    }
     await this.file.close();
+    this.sealedBytes.set(this.seq, Math.max(this.fileBytes, this.file.size));
     this.file = next;
+    this.fileBytes = spare?.bytes ?? 0;
     this.seq = nextSeq;
     this.live.push(nextSeq);
     this.writtenPosition = { seq: nextSeq, offset: 0 };
     this.durablePosition = this.writtenPosition;
+    this.prepareFailed = false;
+    this.refillSpares();
+  }
+
+  /**
+   * Zero-fills one more spare in the background while fewer than `spareSegments` are ready
+   * (one at a time). Recycling a retired segment costs no writes, so on a preallocated file
+   * this waits until the file is half full, giving flushes the time to retire one. A failure
+   * only costs speed: the next roll appends to a plain file.
+   */
+  private refillSpares(): void {
+    if (this.preparing !== null || this.closed || this.prepareFailed || this.spares.length >= this.options.spareSegments) return;
+    if (this.preallocated && this.file.size < this.options.rollBytes / 2) return;
+    const id = this.nextSpareId++;
+    const tmp = posix.join(this.options.dir, `${spareFileName(id)}.tmp`);
+    this.preparing = (async () => {
+      try {
+        await this.fs.preallocate(tmp, this.options.rollBytes, this.options.pace);
+        await this.fs.rename(tmp, posix.join(this.options.dir, spareFileName(id)));
+        await this.fs.syncDir(this.options.dir);
+        this.spares.push({ id, bytes: this.options.rollBytes });
+      } catch {
+        this.prepareFailed = true;
+        await this.fs.unlink(tmp).catch(() => undefined);
+      }
+    })().finally(() => {
+      this.preparing = null;
+      if (this.closed) return;
+      this.refillSpares();
+      if (!this.preallocated && this.queue.length > 0) this.kick();
+    });
   }
 
   private fail(err: unknown): void {
