@@ -115,6 +115,7 @@ class NodeReadableFile implements ReadableFile {
 }
 
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+const PREALLOCATE_SYNC_BYTES = 8 * 1024 * 1024;
 
 /** The real disk, through node:fs/promises. */
 export class NodeFileSystem implements FileSystem {
@@ -137,11 +138,19 @@ export class NodeFileSystem implements FileSystem {
     const fh = await open(path, 'w');
     try {
       const zeros = Buffer.alloc(Math.min(bytes, PREALLOCATE_CHUNK_BYTES));
+      let unsynced = 0;
       for (let pos = 0; pos < bytes; ) {
         const n = Math.min(zeros.length, bytes - pos);
         await pace?.(n);
         const { bytesWritten } = await fh.write(zeros, 0, n, pos);
         pos += bytesWritten;
+        unsynced += bytesWritten;
+        // Written back a few MiB at a time: one large flush at the end would hold up the
+        // WAL's own fdatasyncs for as long as it takes.
+        if (unsynced >= PREALLOCATE_SYNC_BYTES) {
+          await fh.datasync();
+          unsynced = 0;
+        }
       }
       await fh.datasync();
     } finally {

@@ -197,8 +197,19 @@ export function parseLog(buf: Buffer, frameBytesMax: number, segmentSeq?: number
   if (pos === buf.length) return { frames, validEnd: pos, tail: { kind: 'clean' } };
   // Never written past here (a preallocated file): nothing to probe.
   if (segmentSeq !== undefined && allZero(buf, pos)) return { frames, validEnd: pos, tail: { kind: 'torn', validEnd: pos } };
+  const legacy = frames[0] === undefined || frames[0].type === FrameType.walAppend;
   for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
-    if (!VALID_TYPES.has(buf[probe + 8] ?? 0)) continue; // the common case, without a call
+    // Cheap header checks first: a recycled file is full of other segments' frames, and a
+    // CRC per plausible-looking position would make the probe quadratic.
+    const type = buf[probe + 8] ?? 0;
+    if (!VALID_TYPES.has(type)) continue;
+    if (segmentSeq !== undefined) {
+      if (type === FrameType.walSegmentAppend || type === FrameType.walSegmentEnd) {
+        if (probe + FRAME_HEADER_BYTES + 4 > buf.length || buf.readUInt32LE(probe + FRAME_HEADER_BYTES) !== segmentSeq) continue;
+      } else if (type !== FrameType.walAppend || !legacy) {
+        continue;
+      }
+    }
     if (belongs(frameAt(buf, probe, frameBytesMax))) {
       return { frames, validEnd: pos, tail: { kind: 'corrupt', position: pos, nextValidFrame: probe } };
     }
