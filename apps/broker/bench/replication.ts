@@ -14,7 +14,7 @@ import { createClient, errorCodeName, ErrorCode, OffsetSpec, type StreamBusClien
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
 import { BROKER_NODE_FLAGS } from '../src/node-flags.js';
 import { buildWorkload, latencyHistogram, type Workload } from './data-path.js';
-import { cpuMsOf, envInt, progress, round, sleep } from './util.js';
+import { cpuTimesOf, envInt, machineCpuMs, progress, round, sleep } from './util.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const TOPIC_READY_TIMEOUT_MS = 20_000;
@@ -145,10 +145,15 @@ class BenchCluster {
     await n.process?.waitExit(STOP_GRACE_MS);
   }
 
-  /** CPU (ms, all threads) used so far by every running broker together. */
-  cpuMs(): number {
-    let total = 0;
-    for (const n of this.nodes) if (n.process !== undefined && n.process.exitStatus === undefined) total += cpuMsOf(n.process.pid);
+  /** CPU (ms, all threads) used so far by every running broker together, user and system. */
+  cpuMs(): { userMs: number; sysMs: number } {
+    const total = { userMs: 0, sysMs: 0 };
+    for (const n of this.nodes) {
+      if (n.process === undefined || n.process.exitStatus !== undefined) continue;
+      const t = cpuTimesOf(n.process.pid);
+      total.userMs += t.userMs;
+      total.sysMs += t.sysMs;
+    }
     return total;
   }
 
@@ -221,8 +226,12 @@ interface RunResult {
   bytes: number;
   records: number;
   seconds: number;
-  /** CPU all brokers used meanwhile (cluster-wide cost of the bytes). */
+  /** CPU all brokers used meanwhile (cluster-wide cost of the bytes), and the part in the kernel. */
   cpuMs?: number;
+  sysMs?: number;
+  /** Share of the machine's CPU time left idle meanwhile (0: CPU-bound). */
+  machineIdleMs?: number;
+  machineMs?: number;
 }
 
 /**
@@ -299,21 +308,29 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     await produceRun(cluster, w1, l1, 1, { inFlight: config.inFlight, durationMs: 1_000 });
     await produceRun(cluster, w3, l3, -1, { inFlight: config.inFlight, durationMs: 1_000 });
 
-    const rf1: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0 };
-    const rf3: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0 };
+    const rf1: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0, sysMs: 0, machineIdleMs: 0, machineMs: 0 };
+    const rf3: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0, sysMs: 0, machineIdleMs: 0, machineMs: 0 };
     const sliceMs = config.phaseMs / config.rounds;
     for (let r = 0; r < config.rounds; r++) {
       for (const [total, w, l, acks] of [[rf1, w1, l1, 1], [rf3, w3, l3, -1]] as const) {
         const cpu0 = cluster.cpuMs();
+        const m0 = machineCpuMs();
         const s = await produceRun(cluster, w, l, acks, { inFlight: config.inFlight, durationMs: sliceMs });
-        total.cpuMs = (total.cpuMs ?? 0) + cluster.cpuMs() - cpu0;
+        const cpu1 = cluster.cpuMs();
+        const m1 = machineCpuMs();
+        total.cpuMs = (total.cpuMs ?? 0) + cpu1.userMs + cpu1.sysMs - cpu0.userMs - cpu0.sysMs;
+        total.sysMs = (total.sysMs ?? 0) + cpu1.sysMs - cpu0.sysMs;
+        total.machineIdleMs = (total.machineIdleMs ?? 0) + m1.idleMs - m0.idleMs;
+        total.machineMs = (total.machineMs ?? 0) + m1.idleMs + m1.busyMs - m0.idleMs - m0.busyMs;
         total.bytes += s.bytes;
         total.records += s.records;
         total.seconds += s.seconds;
       }
     }
     const cpuPerMB = (r: RunResult): number => (r.cpuMs ?? NaN) / (r.bytes / 1e6);
-    progress(`  RF=1 acks=1: ${mbps(rf1).toFixed(0)} MB/s; RF=3 acks=all: ${mbps(rf3).toFixed(0)} MB/s (${(mbps(rf3) / mbps(rf1)).toFixed(2)}x); broker CPU ${cpuPerMB(rf1).toFixed(1)} vs ${cpuPerMB(rf3).toFixed(1)} ms per produced MB`);
+    const sysPerMB = (r: RunResult): number => (r.sysMs ?? NaN) / (r.bytes / 1e6);
+    const idlePct = (r: RunResult): number => (100 * (r.machineIdleMs ?? NaN)) / (r.machineMs ?? NaN);
+    progress(`  RF=1 acks=1: ${mbps(rf1).toFixed(0)} MB/s; RF=3 acks=all: ${mbps(rf3).toFixed(0)} MB/s (${(mbps(rf3) / mbps(rf1)).toFixed(2)}x); broker CPU ${cpuPerMB(rf1).toFixed(1)} vs ${cpuPerMB(rf3).toFixed(1)} ms per produced MB (system ${sysPerMB(rf1).toFixed(1)} vs ${sysPerMB(rf3).toFixed(1)}); machine idle ${idlePct(rf1).toFixed(0)}% vs ${idlePct(rf3).toFixed(0)}%`);
 
     const targetMBPerSecond = mbps(rf3) / 2;
     const histogram = latencyHistogram();
@@ -360,11 +377,13 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     const rf3VsRf1 = round(mbps(rf3) / mbps(rf1));
     return {
       rf3VsRf1,
-      baseline: { rf1Acks1MBPerSecond: round(mbps(rf1)), rf1Acks1RecordsPerSecond: Math.round(rf1.records / rf1.seconds), rf1BrokersCpuMsPerMB: round(cpuPerMB(rf1)) },
+      baseline: { rf1Acks1MBPerSecond: round(mbps(rf1)), rf1Acks1RecordsPerSecond: Math.round(rf1.records / rf1.seconds), rf1BrokersCpuMsPerMB: round(cpuPerMB(rf1)), rf1BrokersSysMsPerMB: round(sysPerMB(rf1)), rf1MachineIdlePercent: round(idlePct(rf1)) },
       figures: {
         rf3AcksAllMBPerSecond: round(mbps(rf3)),
         rf3AcksAllRecordsPerSecond: Math.round(rf3.records / rf3.seconds),
         rf3BrokersCpuMsPerMB: round(cpuPerMB(rf3)),
+        rf3BrokersSysMsPerMB: round(sysPerMB(rf3)),
+        rf3MachineIdlePercent: round(idlePct(rf3)),
         rf3LatencyTargetMBPerSecond: round(targetMBPerSecond),
         rf3LatencyAchievedMBPerSecond: round(mbps(paced)),
         rf3ProduceAckP50Ms: round(latency.p50),

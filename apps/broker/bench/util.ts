@@ -56,10 +56,26 @@ function clockTicks(): number {
 
 /** CPU time (user + system, all threads) a process has used so far, in ms, from /proc/<pid>/stat. */
 export function cpuMsOf(pid: number): number {
+  const t = cpuTimesOf(pid);
+  return t.userMs + t.sysMs;
+}
+
+/** User and system CPU time (ms, all threads) of a process. */
+export function cpuTimesOf(pid: number): { userMs: number; sysMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+  return { userMs: (Number(fields[11]) * 1000) / clockTicks(), sysMs: (Number(fields[12]) * 1000) / clockTicks() };
+}
+
+/** The whole machine's CPU time so far (ms summed over cores): busy, and idle (incl. I/O wait). */
+export function machineCpuMs(): { busyMs: number; idleMs: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal ...
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const busy = v.reduce((a, b) => a + b, 0) - idle;
+  return { busyMs: (busy * 1000) / clockTicks(), idleMs: (idle * 1000) / clockTicks() };
 }
 
 /** CPU time of this process (the benchmark's clients), in ms. */

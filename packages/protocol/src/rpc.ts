@@ -108,9 +108,17 @@ export interface ChannelConfig {
   keepaliveTimeoutMs?: number;
   /** Default: insecure (the cluster network is trusted; TLS is the deployment's job). */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * HTTP/2 receive window of the connection and of each call (default 8 MiB): how much a
+   * server may send before this client has read it. HTTP/2's 64 KiB default turns a multi-MiB
+   * fetch response into dozens of round trips of window updates.
+   */
+  receiveWindowBytes?: number;
   /** Raw grpc-js options, applied last. */
   channelOptions?: grpc.ChannelOptions;
 }
+
+const RECEIVE_WINDOW_BYTES_DEFAULT = 8 * 1024 * 1024;
 
 export function channelOptions(config: ChannelConfig = {}): grpc.ChannelOptions {
   const messageBytesMax = config.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
@@ -121,6 +129,7 @@ export function channelOptions(config: ChannelConfig = {}): grpc.ChannelOptions 
     'grpc.keepalive_time_ms': config.keepaliveTimeMs ?? 10_000,
     'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs ?? 5_000,
     'grpc.keepalive_permit_without_calls': 1,
+    'grpc-node.flow_control_window': config.receiveWindowBytes ?? RECEIVE_WINDOW_BYTES_DEFAULT,
     ...config.channelOptions,
   };
 }

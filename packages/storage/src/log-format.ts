@@ -197,21 +197,26 @@ export function parseLog(buf: Buffer, frameBytesMax: number, segmentSeq?: number
   if (pos === buf.length) return { frames, validEnd: pos, tail: { kind: 'clean' } };
   // Never written past here (a preallocated file): nothing to probe.
   if (segmentSeq !== undefined && allZero(buf, pos)) return { frames, validEnd: pos, tail: { kind: 'torn', validEnd: pos } };
-  const legacy = frames[0] === undefined || frames[0].type === FrameType.walAppend;
-  for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
-    // Cheap header checks first: a recycled file is full of other segments' frames, and a
-    // CRC per plausible-looking position would make the probe quadratic.
-    const type = buf[probe + 8] ?? 0;
-    if (!VALID_TYPES.has(type)) continue;
-    if (segmentSeq !== undefined) {
-      if (type === FrameType.walSegmentAppend || type === FrameType.walSegmentEnd) {
-        if (probe + FRAME_HEADER_BYTES + 4 > buf.length || buf.readUInt32LE(probe + FRAME_HEADER_BYTES) !== segmentSeq) continue;
-      } else if (type !== FrameType.walAppend || !legacy) {
-        continue;
-      }
+  const corrupt = (probe: number): ParsedLog => ({ frames, validEnd: pos, tail: { kind: 'corrupt', position: pos, nextValidFrame: probe } });
+  if (segmentSeq === undefined) {
+    for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
+      if (VALID_TYPES.has(buf[probe + 8] ?? 0) && frameAt(buf, probe, frameBytesMax) !== null) return corrupt(probe);
     }
-    if (belongs(frameAt(buf, probe, frameBytesMax))) {
-      return { frames, validEnd: pos, tail: { kind: 'corrupt', position: pos, nextValidFrame: probe } };
+  } else {
+    // A recycled file is full of other segments' frames: look only where this segment's seq
+    // sits after a frame header (a native search), and CRC only those candidates.
+    const tag = Buffer.allocUnsafe(4);
+    tag.writeUInt32LE(segmentSeq, 0);
+    for (let at = buf.indexOf(tag, pos + 1 + FRAME_HEADER_BYTES); at !== -1; at = buf.indexOf(tag, at + 1)) {
+      const probe = at - FRAME_HEADER_BYTES;
+      const type = buf[probe + 8];
+      if ((type === FrameType.walSegmentAppend || type === FrameType.walSegmentEnd) && belongs(frameAt(buf, probe, frameBytesMax))) return corrupt(probe);
+    }
+    // Untagged frames can only belong to a file that began with them (written before ADR 0010).
+    if (frames[0] === undefined || frames[0].type === FrameType.walAppend) {
+      for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
+        if (buf[probe + 8] === FrameType.walAppend && belongs(frameAt(buf, probe, frameBytesMax))) return corrupt(probe);
+      }
     }
   }
   return { frames, validEnd: pos, tail: { kind: 'torn', validEnd: pos } };

@@ -137,8 +137,12 @@ export class Wal {
   /** Spare segments ready to take over, oldest first. */
   private readonly spares: Spare[];
   private preparing: Promise<void> | null = null;
-  /** A preparation failed (say ENOSPC): not retried until the next roll. */
-  private prepareFailed = false;
+  /**
+   * Zero-filling is for the start only: once `spareSegments` are ready (or a preparation
+   * failed, say ENOSPC), spares come only from recycling retired segments, so a WAL under
+   * sustained load never writes its bytes twice.
+   */
+  private zeroFilling = true;
   /** Length of each segment this WAL sealed: a segment at least rollBytes long is worth recycling. */
   private readonly sealedBytes = new Map<number, number>();
   /** Length of the current file before this WAL wrote to it (a spare's length; 0 when appending). */
@@ -351,7 +355,6 @@ export class Wal {
     }
     this.writtenPosition = { seq: this.seq, offset: this.file.size };
     this.dirty = true;
-    this.refillSpares();
     if (this.options.flush === 'always') {
       try {
         await this.syncNow();
@@ -404,19 +407,19 @@ export class Wal {
     this.live.push(nextSeq);
     this.writtenPosition = { seq: nextSeq, offset: 0 };
     this.durablePosition = this.writtenPosition;
-    this.prepareFailed = false;
-    this.refillSpares();
   }
 
   /**
-   * Zero-fills one more spare in the background while fewer than `spareSegments` are ready
-   * (one at a time). Recycling a retired segment costs no writes, so on a preallocated file
-   * this waits until the file is half full, giving flushes the time to retire one. A failure
-   * only costs speed: the next roll appends to a plain file.
+   * At the start, zero-fills spares in the background (one at a time) until `spareSegments`
+   * are ready. A failure only costs speed: rolls append to plain files until a retired
+   * segment is recycled.
    */
   private refillSpares(): void {
-    if (this.preparing !== null || this.closed || this.prepareFailed || this.spares.length >= this.options.spareSegments) return;
-    if (this.preallocated && this.file.size < this.options.rollBytes / 2) return;
+    if (this.preparing !== null || this.closed || !this.zeroFilling) return;
+    if (this.spares.length >= this.options.spareSegments) {
+      this.zeroFilling = false;
+      return;
+    }
     const id = this.nextSpareId++;
     const tmp = posix.join(this.options.dir, `${spareFileName(id)}.tmp`);
     this.preparing = (async () => {
@@ -426,7 +429,7 @@ export class Wal {
         await this.fs.syncDir(this.options.dir);
         this.spares.push({ id, bytes: this.options.rollBytes });
       } catch {
-        this.prepareFailed = true;
+        this.zeroFilling = false;
         await this.fs.unlink(tmp).catch(() => undefined);
       }
     })().finally(() => {
