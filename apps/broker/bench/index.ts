@@ -21,6 +21,7 @@
 // BENCH_BROKER_ARGS extra broker flags; BENCH_BROKER_NODE_ARGS extra node flags of the broker
 // (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'). Replication: BENCH_REPL_PARTITIONS [16];
 // BENCH_REPL_IN_FLIGHT [8]; BENCH_REPL_PHASE_MS [8000] per mode; BENCH_REPL_LATENCY_MS [6000];
+// BENCH_REPL_LIGHT_MB [2] MB/s of the light-load acks=all latency run;
 // BENCH_REPL_CATCH_UP_MB [256] produced while the follower is down.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';

@@ -41,6 +41,8 @@ export interface ReplicationBenchConfig {
   /** Time per mode, split over the rounds. */
   readonly phaseMs: number;
   readonly latencyMs: number;
+  /** A light load (MB/s) for a second acks=all latency figure, far from CPU saturation. */
+  readonly lightMBPerSecond: number;
   /** MB produced while the follower is down. */
   readonly catchUpMB: number;
   readonly flushMode: 'always' | 'interval';
@@ -55,6 +57,7 @@ export function replicationConfigFromEnv(flushMode: 'always' | 'interval'): Repl
     rounds: envInt('BENCH_ROUNDS', 4),
     phaseMs: envInt('BENCH_REPL_PHASE_MS', 8_000),
     latencyMs: envInt('BENCH_REPL_LATENCY_MS', 6_000),
+    lightMBPerSecond: envInt('BENCH_REPL_LIGHT_MB', 2),
     catchUpMB: envInt('BENCH_REPL_CATCH_UP_MB', 256),
     flushMode,
   };
@@ -336,8 +339,13 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     const histogram = latencyHistogram();
     const paced = await produceRun(cluster, w3, l3, -1, { inFlight: PACED_WINDOW_MAX, durationMs: config.latencyMs, intervalMs: (w3.batchBytes / (targetMBPerSecond * 1e6)) * 1000, histogram });
     const latency = { p50: histogram.getValueAtPercentile(50) / 1000, p99: histogram.getValueAtPercentile(99) / 1000, p999: histogram.getValueAtPercentile(99.9) / 1000, max: histogram.maxValue / 1000, count: histogram.totalCount };
+    const lightHistogram = latencyHistogram();
+    await produceRun(cluster, w3, l3, -1, { inFlight: PACED_WINDOW_MAX, durationMs: config.latencyMs, intervalMs: (w3.batchBytes / (config.lightMBPerSecond * 1e6)) * 1000, histogram: lightHistogram });
+    const light = { p50: lightHistogram.getValueAtPercentile(50) / 1000, p99: lightHistogram.getValueAtPercentile(99) / 1000 };
     histogram.destroy();
+    lightHistogram.destroy();
     progress(`  acks=all paced at ${targetMBPerSecond.toFixed(0)} MB/s (achieved ${mbps(paced).toFixed(0)}): p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, p99.9 ${latency.p999.toFixed(2)} ms`);
+    progress(`  acks=all paced at ${config.lightMBPerSecond} MB/s (light load): p50 ${light.p50.toFixed(2)} ms, p99 ${light.p99.toFixed(2)} ms`);
 
     // Catch-up: a follower of every partition it does not lead is killed; acks=all continues
     // on the ISR of two; then it restarts and fetches what it missed.
@@ -391,6 +399,9 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
         rf3ProduceAckP999Ms: round(latency.p999),
         rf3ProduceAckMaxMs: round(latency.max),
         rf3ProduceAckSamples: latency.count,
+        rf3LightLoadMBPerSecond: config.lightMBPerSecond,
+        rf3LightLoadAckP50Ms: round(light.p50),
+        rf3LightLoadAckP99Ms: round(light.p99),
         catchUpMissedBytes: missed.bytes,
         catchUpRejoinedEveryIsr: rejoined ? 1 : 0,
         catchUpPartitionsStillOutOfIsr: stillOut,
@@ -406,6 +417,7 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
         [`RF=3 acks=all min.insync=2, ${config.inFlight} in flight`, `${mbps(rf3).toFixed(0)} MB/s`, `${mbps(rf1).toFixed(0)} MB/s (RF=1 acks=1)`, `${rf3VsRf1}x`],
         ['brokers\' CPU per produced MB, RF=3 acks=all', `${cpuPerMB(rf3).toFixed(1)} ms/MB`, `${cpuPerMB(rf1).toFixed(1)} ms/MB (RF=1 acks=1)`, `${round(cpuPerMB(rf3) / cpuPerMB(rf1))}x`],
         [`RF=3 acks=all latency at ${targetMBPerSecond.toFixed(0)} MB/s`, `p50 ${latency.p50.toFixed(2)} / p99 ${latency.p99.toFixed(2)} / p99.9 ${latency.p999.toFixed(2)} ms`, `achieved ${mbps(paced).toFixed(0)} MB/s`, ''],
+        [`RF=3 acks=all latency at ${config.lightMBPerSecond} MB/s (light load)`, `p50 ${light.p50.toFixed(2)} / p99 ${light.p99.toFixed(2)} ms`, '', ''],
         [`follower catch-up of ${(missed.bytes / 1e6).toFixed(0)} MB`, `${catchUpMBPerSecond.toFixed(0)} MB/s (ready ${readyMs.toFixed(0)} ms, in ISR ${rejoinMs.toFixed(0)} ms)`, `${mbps(rf3).toFixed(0)} MB/s (RF=3 produce)`, `${round(catchUpMBPerSecond / mbps(rf3))}x`],
       ],
     };

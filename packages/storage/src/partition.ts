@@ -21,6 +21,13 @@ export interface AppendOptions {
   readonly assignOffsets?: boolean;
   /** Stamped into each batch's partitionLeaderEpoch (outside the batch CRC). */
   readonly leaderEpoch?: number;
+  /**
+   * Called once offsets (and the leader epoch) are stamped into the batches, as their WAL write
+   * is queued: `batches` are the bytes being written (views of the caller's buffers), neither
+   * durable nor readable through this log yet. A partition leader hands them to followers from
+   * here while its own write is in flight (ADR 0011). Must not throw.
+   */
+  readonly onAssigned?: (batches: readonly Buffer[]) => void;
 }
 
 export interface AppendResult {
@@ -224,10 +231,9 @@ export class PartitionLog {
       entries.push({ bytes: b.bytes, info });
     }
     this.nextOffset = next;
-    const op = this.ctx.walAppend(
-      this.id,
-      entries.map((e) => e.bytes),
-    );
+    const written = entries.map((e) => e.bytes);
+    const op = this.ctx.walAppend(this.id, written);
+    options.onAssigned?.(written);
     const done = op.then(
       (position) => {
         this.ctx.releaseMemory(total);

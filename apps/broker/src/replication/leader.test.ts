@@ -1,10 +1,11 @@
 import { type PartitionChange, type PartitionState } from '@streambus/metadata';
 import { ErrorCode, type ReplicaFetchPartition } from '@streambus/protocol';
 import { encodeBatch } from '@streambus/record';
-import { MemFileSystem, type PartitionLog, StorageEngine } from '@streambus/storage';
+import { type FileSystem, MemFileSystem, type PartitionLog, StorageEngine } from '@streambus/storage';
 import { Simulator } from '@streambus/testkit';
 import { describe, expect, it } from 'vitest';
 import { type AlterPartitionResult, LeaderPartition } from './leader.js';
+import { slowSyncs } from './sim-harness.js';
 import { isReplicationError, resolveReplicationConfig, type Scheduler } from './types.js';
 
 const config = resolveReplicationConfig({ replicaLagTimeMaxMs: 1000, isrCheckIntervalMs: 100, alterPartitionBackoffMs: 50 });
@@ -30,9 +31,9 @@ interface Setup {
   fetch(replicaId: number, fetchOffset: number, lastFetchedEpoch?: number, currentLeaderEpoch?: number): ReturnType<LeaderPartition['handleReplicaFetch']>;
 }
 
-async function setup(over: Partial<PartitionState> = {}, minInsyncReplicas = 2, prepare?: (log: PartitionLog) => Promise<void>): Promise<Setup> {
+async function setup(over: Partial<PartitionState> = {}, minInsyncReplicas = 2, prepare?: (log: PartitionLog) => Promise<void>, fs: FileSystem = new MemFileSystem()): Promise<Setup> {
   const sim = new Simulator({ seed: 1 });
-  const engine = await StorageEngine.open({ dir: '/d', fs: new MemFileSystem(), clock: { now: () => sim.now }, flush: 'always', maintenanceIntervalMs: 0 });
+  const engine = await StorageEngine.open({ dir: '/d', fs, clock: { now: () => sim.now }, flush: 'always', maintenanceIntervalMs: 0 });
   const log = await engine.createPartition({ topic: 't', partition: 0 });
   await prepare?.(log);
   const s = state(over);
@@ -96,6 +97,56 @@ describe('LeaderPartition high watermark', () => {
     await s.fetch(2, 1, 1);
     const r = await s.fetch(3, 1, 1);
     expect(r).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 1, logStartOffset: 0, logEndOffset: 1 });
+  });
+});
+
+describe('LeaderPartition appends in flight (ADR 0011)', () => {
+  it('serves an append to followers while its own write is in flight, and counts it only once durable here', async () => {
+    let hold = false;
+    const held: (() => void)[] = [];
+    const fs = slowSyncs(new MemFileSystem(), () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()));
+    const s = await setup({}, 2, undefined, fs);
+    hold = true;
+    let acked = false;
+    const produced = s.leader.append(await batch('a'), -1, 5000).then(() => (acked = true));
+    for (let i = 0; i < 5 && held.length === 0; i++) await settle();
+    expect(held).toHaveLength(1); // the WAL's fdatasync is waiting
+    expect(s.log.logEndOffset).toBe(0);
+    expect(s.leader.appendsInFlight).toBe(1);
+    const first = await s.fetch(2, 0, 1);
+    expect(first.errorCode).toBe(ErrorCode.NONE);
+    expect(first.logEndOffset).toBe(1);
+    expect(Number(first.records.readBigInt64BE(0))).toBe(0);
+    expect(first.records.readInt32BE(12)).toBe(1); // partitionLeaderEpoch
+    // Both followers hold it, yet the high watermark waits for the leader's own disk.
+    await s.fetch(2, 1, 1);
+    await s.fetch(3, 1, 1);
+    expect(s.leader.highWatermark).toBe(0);
+    expect(acked).toBe(false);
+    expect((await s.fetch(3, 2, 1)).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    hold = false;
+    for (const release of held.splice(0)) release();
+    await produced;
+    expect(s.leader.appendsInFlight).toBe(0);
+    expect(s.leader.highWatermark).toBe(1);
+    expect(acked).toBe(true);
+  });
+
+  it('answers a follower ahead of the durable end in the current epoch without a divergence', async () => {
+    let hold = false;
+    const held: (() => void)[] = [];
+    const fs = slowSyncs(new MemFileSystem(), () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()));
+    const s = await setup({}, 2, undefined, fs);
+    await s.leader.append(await batch('a'), 1, 1000);
+    hold = true;
+    void s.leader.append(await batch('b'), 1, 1000);
+    for (let i = 0; i < 5 && held.length === 0; i++) await settle();
+    const r = await s.fetch(2, 2, 1);
+    expect(r.divergingEpoch).toBeUndefined();
+    expect(r.errorCode).toBe(ErrorCode.NONE);
+    expect(r.records.length).toBe(0);
+    hold = false;
+    for (const release of held.splice(0)) release();
   });
 });
 

@@ -72,6 +72,20 @@ const EMPTY = Buffer.alloc(0);
  * acks=all writes once the high watermark passes them, and proposes ISR changes through
  * AlterPartition. A new leader epoch means a new LeaderPartition: `resign()` ends this one.
  */
+/** An append whose offsets are assigned and whose write is in flight. */
+interface UnsyncedAppend {
+  readonly baseOffset: number;
+  readonly nextOffset: number;
+  readonly batches: readonly Buffer[];
+}
+
+/** RecordBatch v2: lastOffsetDelta (int32 BE) sits at byte 23. */
+const LAST_OFFSET_DELTA_AT = 23;
+
+function batchBaseOffset(batch: Buffer): number {
+  return Number(batch.readBigInt64BE(0));
+}
+
 export class LeaderPartition {
   readonly tp: TopicPartitionRef;
   readonly leaderEpoch: number;
@@ -84,6 +98,12 @@ export class LeaderPartition {
   private readonly followers = new Map<number, FollowerState>();
   private waiters: AckWaiter[] = [];
   private inflight: Proposal | null = null;
+  /**
+   * Appends whose offsets are assigned but whose write is not yet durable here, in offset order
+   * from the log end: followers fetch them while the leader's own fsync is in flight (ADR 0011).
+   * The high watermark still never passes the durable log end.
+   */
+  private unsynced: UnsyncedAppend[] = [];
   private proposeNotBeforeMs = 0;
   private minIsr: number;
   private resigned = false;
@@ -180,14 +200,24 @@ export class LeaderPartition {
       throw new ReplicationError(ErrorCode.NOT_ENOUGH_REPLICAS, `${this.describe()}: ISR ${this.isrValue.join(',')} is smaller than min.insync.replicas ${this.minIsr}`);
     }
     let appended;
+    let pending: UnsyncedAppend | undefined;
+    const onAssigned = (written: readonly Buffer[]): void => {
+      const first = written[0];
+      const last = written.at(-1);
+      if (first === undefined || last === undefined || this.resigned) return;
+      pending = { baseOffset: batchBaseOffset(first), nextOffset: batchBaseOffset(last) + last.readInt32BE(LAST_OFFSET_DELTA_AT) + 1, batches: written };
+      this.unsynced.push(pending);
+      this.options.onAppend?.(); // wakes parked follower fetches: they copy it while we write it
+    };
     try {
-      appended = await this.options.log.append(batches, { assignOffsets: true, leaderEpoch: this.leaderEpoch });
+      appended = await this.options.log.append(batches, { assignOffsets: true, leaderEpoch: this.leaderEpoch, onAssigned });
     } catch (err) {
       throw storageFailure(err, this.describe());
+    } finally {
+      if (pending !== undefined) this.unsynced = this.unsynced.filter((u) => u !== pending);
     }
     // Leadership may have moved while the append waited for its fsync: nothing is acknowledged then.
     this.checkLeader();
-    this.options.onAppend?.();
     this.maybeIncrementHighWatermark();
     const result = (): ProduceResult => ({
       baseOffset: appended.baseOffsets[0] ?? appended.lastOffset,
@@ -228,7 +258,7 @@ export class LeaderPartition {
       errorMessage,
       highWatermark: this.hw,
       logStartOffset: log.logStartOffset,
-      logEndOffset: log.logEndOffset,
+      logEndOffset: this.fetchableEnd(),
       currentLeader: { leaderId: this.options.brokerId, leaderEpoch: this.leaderEpoch },
       records,
     });
@@ -238,20 +268,26 @@ export class LeaderPartition {
     const follower = this.followers.get(replicaId);
     if (follower === undefined) return answer(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${replicaId} is not a follower of ${this.describe()}`);
     if (!Number.isSafeInteger(req.fetchOffset) || req.fetchOffset < 0) return answer(ErrorCode.INVALID_REQUEST, `bad fetchOffset ${req.fetchOffset}`);
-    if (req.lastFetchedEpoch !== undefined) {
+    // In this epoch the log ends where the appends in flight end: a follower may be past the durable end.
+    if (req.lastFetchedEpoch !== undefined && req.lastFetchedEpoch !== this.leaderEpoch) {
       const end = log.endOffsetForEpoch(req.lastFetchedEpoch);
       if (end.epoch < req.lastFetchedEpoch || end.endOffset < req.fetchOffset) {
         return { ...answer(ErrorCode.NONE), divergingEpoch: { epoch: end.epoch, endOffset: end.endOffset } };
       }
     }
-    if (req.fetchOffset < log.logStartOffset || req.fetchOffset > log.logEndOffset) {
-      return answer(ErrorCode.OFFSET_OUT_OF_RANGE, `fetch offset ${req.fetchOffset} outside [${log.logStartOffset}, ${log.logEndOffset}]`);
+    const fetchableEnd = this.fetchableEnd();
+    if (req.fetchOffset < log.logStartOffset || req.fetchOffset > fetchableEnd) {
+      return answer(ErrorCode.OFFSET_OUT_OF_RANGE, `fetch offset ${req.fetchOffset} outside [${log.logStartOffset}, ${fetchableEnd}]`);
     }
     this.updateFollower(follower, req.fetchOffset, nowMs);
     this.maybeExpandIsr(replicaId, follower, nowMs);
     this.maybeIncrementHighWatermark();
     const budget = Math.min(maxBytes, req.partitionMaxBytes > 0 ? req.partitionMaxBytes : this.options.config.replicaFetchPartitionBytesMax, this.options.config.replicaFetchPartitionBytesMax);
-    if (req.fetchOffset >= log.logEndOffset || budget <= 0) return answer(ErrorCode.NONE);
+    if (budget <= 0) return answer(ErrorCode.NONE);
+    if (req.fetchOffset >= log.logEndOffset) {
+      const inFlight = this.unsyncedFrom(req.fetchOffset, budget);
+      return answer(ErrorCode.NONE, '', inFlight.length === 1 ? (inFlight[0] ?? EMPTY) : Buffer.concat(inFlight));
+    }
     let records: Buffer;
     try {
       const read = await log.read(req.fetchOffset, budget);
@@ -265,9 +301,36 @@ export class LeaderPartition {
     return answer(ErrorCode.NONE, '', records);
   }
 
+  /** Appends whose offsets are assigned and whose write here is not yet durable. */
+  get appendsInFlight(): number {
+    return this.unsynced.length;
+  }
+
   /** Whether a fetch for `fetchOffset` would find records now (long-poll completion). */
   hasDataFor(fetchOffset: number): boolean {
-    return this.resigned || fetchOffset < this.options.log.logEndOffset;
+    return this.resigned || fetchOffset < this.fetchableEnd();
+  }
+
+  /** The end of what followers may fetch: the log end, or past it the appends in flight. */
+  private fetchableEnd(): number {
+    return Math.max(this.options.log.logEndOffset, this.unsynced.at(-1)?.nextOffset ?? 0);
+  }
+
+  /** Whole batches of appends in flight from `offset` (none unless one starts at or before it). */
+  private unsyncedFrom(offset: number, maxBytes: number): Buffer[] {
+    const out: Buffer[] = [];
+    let taken = 0;
+    for (const u of this.unsynced) {
+      if (u.nextOffset <= offset) continue;
+      if (out.length === 0 && u.baseOffset > offset) return out; // a gap: nothing contiguous to serve
+      for (const b of u.batches) {
+        if (batchBaseOffset(b) + b.readInt32BE(LAST_OFFSET_DELTA_AT) < offset) continue;
+        if (out.length > 0 && taken + b.length > maxBytes) return out;
+        out.push(b);
+        taken += b.length;
+      }
+    }
+    return out;
   }
 
   // ---- metadata ------------------------------------------------------------------------------
@@ -301,6 +364,7 @@ export class LeaderPartition {
   resign(reason = 'leadership moved'): void {
     if (this.resigned) return;
     this.resigned = true;
+    this.unsynced = [];
     this.options.scheduler.clearTimeout(this.shrinkTimer);
     this.failWaiters(new ReplicationError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.describe()}: ${reason}`));
   }
@@ -323,7 +387,7 @@ export class LeaderPartition {
 
   private updateFollower(f: FollowerState, fetchOffset: number, nowMs: number): void {
     const leo = this.options.log.logEndOffset;
-    invariant(fetchOffset <= leo, `follower offset ${fetchOffset} beyond leader log end ${leo}`);
+    invariant(fetchOffset <= this.fetchableEnd(), `follower offset ${fetchOffset} beyond leader log end ${this.fetchableEnd()}`);
     if (fetchOffset >= leo) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, nowMs);
     else if (fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
     f.logEndOffset = fetchOffset;

@@ -6,7 +6,7 @@
 import { apply, emptyState, NO_LEADER, type MetadataCommand, type MetadataState, type PartitionChange, type PartitionState } from '@streambus/metadata';
 import { type ReplicaFetchRequest, type ReplicaFetchResponse } from '@streambus/protocol';
 import { BatchView, decodeRecords, encodeBatch } from '@streambus/record';
-import { type PartitionLog, StorageEngine } from '@streambus/storage';
+import { type FileSystem, type PartitionLog, StorageEngine, type WritableFile } from '@streambus/storage';
 import { type MemFileSystem, type Prng, SimNetwork, simFileSystem, Simulator } from '@streambus/testkit';
 import { type AlterPartitionResult, type LeaderPartition } from './leader.js';
 import { type PartitionAssignment, ReplicaManager } from './replica-manager.js';
@@ -155,7 +155,17 @@ class SimBroker {
     this.generation++;
     const gen = this.generation;
     const sim = this.h.sim;
-    const engine = await StorageEngine.open({ dir: '/data', fs: this.fs, clock: { now: () => sim.now }, flush: 'always', maintenanceIntervalMs: 0 });
+    // fdatasync takes virtual time, so a leader's write is in flight while followers fetch it
+    // (ADR 0011) and a crash can land in between.
+    const prng = this.h.prng;
+    const fs = slowSyncs(this.fs, () => new Promise((resolve) => sim.schedule(prng.range(0, 4), () => resolve())));
+    let engine: StorageEngine;
+    try {
+      engine = await StorageEngine.open({ dir: '/data', fs, clock: { now: () => sim.now }, flush: 'always', maintenanceIntervalMs: 0 });
+    } catch (err) {
+      if (gen !== this.generation) return; // crashed while opening: its handles died with it
+      throw err;
+    }
     if (gen !== this.generation) return;
     const scheduler = this.scheduler();
     this.rm = new ReplicaManager({
@@ -555,7 +565,8 @@ export class Harness {
       if (p.leader === NO_LEADER || p.isr.length !== BROKERS.length) return false;
       const leader = this.brokers.get(p.leader)?.rm?.leaderOf({ topic: TOPIC, partition: p.partition });
       if (leader === undefined || leader.leaderEpoch !== p.leaderEpoch || leader.isr.length !== BROKERS.length) return false;
-      if (leader.highWatermark !== leader.logEndOffset) return false;
+      // An append still in flight would move every log end again (and followers may hold it already).
+      if (leader.highWatermark !== leader.logEndOffset || leader.appendsInFlight > 0) return false;
       for (const id of BROKERS) {
         if (id === p.leader) continue;
         const st = this.brokers.get(id)?.rm?.status({ topic: TOPIC, partition: p.partition });
@@ -643,6 +654,36 @@ async function readWholeLog(log: PartitionLog, from: number): Promise<{ bytes: B
     }
   }
   return { bytes: Buffer.concat(parts), keys };
+}
+
+/** `fs` whose files' fdatasync first waits for `delay` (simulated disk latency). */
+export function slowSyncs(fs: FileSystem, delay: () => Promise<void>): FileSystem {
+  const wrap = (f: WritableFile): WritableFile => ({
+    path: f.path,
+    get size() {
+      return f.size;
+    },
+    append: (chunks) => f.append(chunks),
+    datasync: async () => {
+      await delay();
+      await f.datasync();
+    },
+    close: () => f.close(),
+  });
+  return {
+    openAppend: async (path, options) => wrap(await fs.openAppend(path, options)),
+    openOverwrite: async (path) => wrap(await fs.openOverwrite(path)),
+    preallocate: (path, bytes, pace) => fs.preallocate(path, bytes, pace),
+    openRead: (path) => fs.openRead(path),
+    readFile: (path) => fs.readFile(path),
+    rename: (from, to) => fs.rename(from, to),
+    unlink: (path) => fs.unlink(path),
+    truncate: (path, length) => fs.truncate(path, length),
+    readdir: (dir) => fs.readdir(dir),
+    mkdir: (dir) => fs.mkdir(dir),
+    syncDir: (dir) => fs.syncDir(dir),
+    exists: (path) => fs.exists(path),
+  };
 }
 
 function settle(): Promise<void> {
