@@ -67,6 +67,22 @@ interface Spare {
   readonly bytes: number;
 }
 
+/**
+ * Opens WAL segment `seq`, its directory entry durable before anything is written to it: the
+ * spare renamed into place and overwritten from byte 0, or else a new file that grows.
+ */
+async function openSegment(fs: FileSystem, dir: string, seq: number, spare: Spare | undefined): Promise<WritableFile> {
+  const path = posix.join(dir, walFileName(seq));
+  if (spare === undefined) {
+    const file = await fs.openAppend(path, { truncate: true });
+    await fs.syncDir(dir);
+    return file;
+  }
+  await fs.rename(posix.join(dir, spareFileName(spare.id)), path);
+  await fs.syncDir(dir);
+  return fs.openOverwrite(path);
+}
+
 export async function listWalFiles(fs: FileSystem, dir: string): Promise<number[]> {
   const names = await fs.readdir(dir);
   return names
@@ -118,10 +134,11 @@ export async function* replayWal(fs: FileSystem, dir: string, frameBytesMax: num
  * Exactly one write+sync is in flight; appends arriving meanwhile ride on the next one.
  * Any I/O error is fail-stop: every queued and later append is rejected with STORAGE_FAILED.
  *
- * Segments are preallocated and recycled (ADR 0010): a background task keeps `spareSegments`
- * zero-filled files ready, deleted segments become spares, and a roll renames a spare into
- * place and overwrites it. Frames carry their segment's seq, so what an earlier use of the
- * file left behind reads as the end of the log, never as records.
+ * Segments are preallocated and recycled (ADR 0010): up to `spareSegments` spares are
+ * zero-filled in the background at open, retired segments become spares instead of being
+ * deleted, and a roll renames a spare into place and overwrites it. Frames carry their
+ * segment's seq and a sealed segment ends with a segment-end frame, so what an earlier use of
+ * the file left behind is never read as records.
  */
 export class Wal {
   private queue: Pending[] = [];
@@ -195,17 +212,8 @@ export class Wal {
       await f.close();
       spares.push({ id, bytes: f.size });
     }
-    const path = posix.join(options.dir, walFileName(seq));
     const spare = spares.shift();
-    let file: WritableFile;
-    if (spare !== undefined) {
-      await fs.rename(posix.join(options.dir, spareFileName(spare.id)), path);
-      await fs.syncDir(options.dir);
-      file = await fs.openOverwrite(path);
-    } else {
-      file = await fs.openAppend(path, { truncate: true });
-      await fs.syncDir(options.dir);
-    }
+    const file = await openSegment(fs, options.dir, seq, spare);
     return new Wal(fs, options, file, seq, [...existing, seq], spares, nextSpareId, spare?.bytes ?? 0);
   }
 
@@ -240,6 +248,7 @@ export class Wal {
       this.kick();
     });
   }
+
   /** Resolves when every byte written so far is durable. */
   sync(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
@@ -275,7 +284,6 @@ export class Wal {
       }
       await this.fs.syncDir(this.options.dir);
       this.spares.push(...recycled);
-      if (recycled.length > 0) this.kick();
     });
     return this.deleting;
   }
@@ -388,17 +396,8 @@ export class Wal {
     if (this.dirty) await this.syncNow();
     await this.seal();
     const nextSeq = this.seq + 1;
-    const path = posix.join(this.options.dir, walFileName(nextSeq));
     const spare = this.spares.shift();
-    let next: WritableFile;
-    if (spare !== undefined) {
-      await this.fs.rename(posix.join(this.options.dir, spareFileName(spare.id)), path);
-      await this.fs.syncDir(this.options.dir);
-      next = await this.fs.openOverwrite(path);
-    } else {
-      next = await this.fs.openAppend(path, { truncate: true });
-      await this.fs.syncDir(this.options.dir);
-    }
+    const next = await openSegment(this.fs, this.options.dir, nextSeq, spare);
     await this.file.close();
     this.sealedBytes.set(this.seq, Math.max(this.fileBytes, this.file.size));
     this.file = next;
@@ -434,9 +433,8 @@ export class Wal {
       }
     })().finally(() => {
       this.preparing = null;
-      if (this.closed) return;
+      // The next group commit moves the WAL onto the new spare (see loop()).
       this.refillSpares();
-      if (!this.preallocated && this.queue.length > 0) this.kick();
     });
   }
 
