@@ -1,15 +1,16 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as hdr from 'hdr-histogram-js';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { Level } from 'level';
-import { MemoryNetwork, RaftNode, type StateMachine } from '../src/index.js';
 import { RaftSimulation } from '../test/sim-harness.js';
+import type { Command, LatencyResult, ThroughputResult, VoterData } from './voter.js';
 
 /*
  * Raft benchmark. Baselines measured first in the same run: raw fdatasync rate on a temp file
- * and level's synced single-put rate. Then 3 voters in this process over an in-memory
- * transport (messages encoded with the wire codec) with real level storage and fsync:
+ * and level's synced single-put rate. Then 3 voters in this process, a worker thread each (its
+ * own event loop and heap, as a voter process has), over MessagePorts carrying wire-encoded
+ * messages, with real level storage and fsync:
  * committed 1 KiB proposals/s with batching, p50/p99 commit latency at a fixed offered
  * rate, and fsyncs per node per proposal. Last, the simulator's virtual seconds per wall second.
  * Progress on stderr; results on stdout, ending with one JSON line.
@@ -56,109 +57,103 @@ async function levelSyncRate(dir: string): Promise<number> {
   return rate;
 }
 
-class CountingMachine implements StateMachine {
-  applied = 0;
-  apply(): void {
-    this.applied++;
+/** A voter in its own worker thread (bench/voter.ts), driven by request/answer messages. */
+class Voter {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private constructor(
+    readonly id: number,
+    private readonly worker: Worker,
+  ) {
+    worker.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
+      const w = m.id === undefined ? undefined : this.waiting.get(m.id);
+      if (w === undefined || m.id === undefined) return;
+      this.waiting.delete(m.id);
+      if (m.error !== undefined) w.reject(new Error(`voter ${this.id}: ${m.error}`));
+      else w.resolve(m.result);
+    });
+    worker.on('error', (err) => {
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    });
   }
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(String(this.applied));
+
+  static async start(data: VoterData, transfer: MessagePort[]): Promise<Voter> {
+    const worker = new Worker(new URL('./voter-worker.mjs', import.meta.url), { workerData: data, transferList: transfer });
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: { ready?: boolean }): void => {
+        if (m.ready !== true) return;
+        worker.off('message', onMessage);
+        resolve();
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    return new Voter(data.id, worker);
   }
-  restore(data: Uint8Array): void {
-    this.applied = Number(new TextDecoder().decode(data));
+
+  request<T>(c: Command): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, ...c });
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.request({ cmd: 'stop' });
+    await this.worker.terminate();
   }
 }
 
-async function startCluster(dir: string, name: string): Promise<RaftNode[]> {
-  const net = new MemoryNetwork(true);
-  const voters = [1, 2, 3];
-  const nodes: RaftNode[] = [];
-  for (const id of voters) {
-    nodes.push(
-      await RaftNode.start({
-        id,
-        dir: join(dir, `${name}-node-${id}`),
-        voters,
-        transport: net.transport(id),
-        stateMachine: new CountingMachine(),
-        tickMs: 50,
-        raft: { electionTimeoutTicks: 20, heartbeatIntervalTicks: 2 },
-        snapshotEntriesMax: 10_000,
-      }),
-    );
+/** Three voters, one worker thread each, wired pairwise with MessageChannels; voter 1 leads. */
+async function startCluster(dir: string, name: string): Promise<Voter[]> {
+  const ids = [1, 2, 3];
+  const peers = new Map<number, Record<number, MessagePort>>(ids.map((id) => [id, {}]));
+  for (const a of ids) {
+    for (const b of ids) {
+      if (a >= b) continue;
+      const { port1, port2 } = new MessageChannel();
+      (peers.get(a) ?? {})[b] = port1;
+      (peers.get(b) ?? {})[a] = port2;
+    }
   }
-  nodes[0]!.campaign();
+  const voters = await Promise.all(
+    ids.map((id) => {
+      const mine = peers.get(id) ?? {};
+      return Voter.start({ id, dir: join(dir, `${name}-node-${id}`), voters: ids, proposalBytes: PROPOSAL_BYTES, snapshotEntriesMax: 10_000, peers: mine }, Object.values(mine));
+    }),
+  );
+  const leader = voters[0]!;
+  await leader.request({ cmd: 'campaign' });
   const start = Date.now();
-  while (!nodes[0]!.isLeader()) {
+  while (!(await leader.request<boolean>({ cmd: 'isLeader' }))) {
     if (Date.now() - start > 10_000) throw new Error('no leader within 10 s');
     await new Promise((r) => setTimeout(r, 5));
   }
-  return nodes;
+  return voters;
 }
 
-function syncs(nodes: RaftNode[]): number {
-  return nodes.reduce((a, n) => a + n.stats().syncedWrites, 0);
+async function syncs(voters: Voter[]): Promise<number> {
+  const stats = await Promise.all(voters.map((v) => v.request<{ syncedWrites: number }>({ cmd: 'stats' })));
+  return stats.reduce((a, s) => a + s.syncedWrites, 0);
 }
 
-/** Closed loop: CONCURRENCY proposals outstanding for THROUGHPUT_MS. */
-async function throughput(leader: RaftNode, nodes: RaftNode[]): Promise<{ perSec: number; fsyncsPerNodePerProposal: number; proposalsPerBatch: number }> {
-  const payload = new Uint8Array(PROPOSAL_BYTES).fill(1);
-  let done = 0;
-  let stop = false;
-  const syncs0 = syncs(nodes);
-  const st0 = leader.stats();
-  const start = performance.now();
-  const worker = async (): Promise<void> => {
-    while (!stop) {
-      await leader.propose(payload);
-      done++;
-    }
-  };
-  const timer = setTimeout(() => (stop = true), THROUGHPUT_MS);
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  clearTimeout(timer);
-  const secs = (performance.now() - start) / 1000;
-  const st1 = leader.stats();
+/** Closed loop in the leader's worker: CONCURRENCY proposals outstanding for THROUGHPUT_MS. */
+async function throughput(voters: Voter[]): Promise<{ perSec: number; fsyncsPerNodePerProposal: number; proposalsPerBatch: number }> {
+  const syncs0 = await syncs(voters);
+  const r = await voters[0]!.request<ThroughputResult>({ cmd: 'throughput', ms: THROUGHPUT_MS, concurrency: CONCURRENCY });
   return {
-    perSec: done / secs,
-    fsyncsPerNodePerProposal: (syncs(nodes) - syncs0) / nodes.length / done,
-    proposalsPerBatch: (st1.proposals - st0.proposals) / Math.max(1, st1.proposalBatches - st0.proposalBatches),
+    perSec: r.done / r.secs,
+    fsyncsPerNodePerProposal: ((await syncs(voters)) - syncs0) / voters.length / r.done,
+    proposalsPerBatch: r.proposals / Math.max(1, r.proposalBatches),
   };
 }
 
-/** Open loop at LATENCY_RATE proposals/s: commit latency from propose() to applied. */
-async function latency(leader: RaftNode): Promise<{ p50Ms: number; p99Ms: number; p999Ms: number; achievedPerSec: number }> {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  const payload = new Uint8Array(PROPOSAL_BYTES).fill(2);
-  let outstanding = 0;
-  let failed = 0;
-  let sent = 0;
-  const start = performance.now();
-  const tickMs = 1;
-  while (performance.now() - start < LATENCY_MS) {
-    const due = Math.floor(((performance.now() - start) / 1000) * LATENCY_RATE);
-    for (; sent < due; sent++) {
-      const t0 = performance.now();
-      outstanding++;
-      leader.propose(payload).then(
-        () => {
-          outstanding--;
-          h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-        },
-        () => {
-          outstanding--;
-          failed++;
-        },
-      );
-    }
-    await new Promise((r) => setTimeout(r, tickMs));
-  }
-  while (outstanding > 0) await new Promise((r) => setTimeout(r, 5));
-  if (failed > 0) throw new Error(`${failed} proposals failed during the latency run`);
-  const secs = (performance.now() - start) / 1000;
-  const r = { p50Ms: h.getValueAtPercentile(50) / 1000, p99Ms: h.getValueAtPercentile(99) / 1000, p999Ms: h.getValueAtPercentile(99.9) / 1000, achievedPerSec: sent / secs };
-  h.destroy();
-  return r;
+/** Open loop in the leader's worker at LATENCY_RATE proposals/s: commit latency from propose() to applied. */
+async function latency(voters: Voter[]): Promise<{ p50Ms: number; p99Ms: number; p999Ms: number; achievedPerSec: number }> {
+  const r = await voters[0]!.request<LatencyResult>({ cmd: 'latency', ms: LATENCY_MS, rate: LATENCY_RATE });
+  return { p50Ms: r.p50Ms, p99Ms: r.p99Ms, p999Ms: r.p999Ms, achievedPerSec: r.sent / r.secs };
 }
 
 function simulationSpeed(): { virtualSecPerWallSec: number; seeds: number } {
@@ -179,17 +174,17 @@ async function main(): Promise<void> {
     const levelSyncPerSec = await levelSyncRate(dir);
     log(`  ${levelSyncPerSec.toFixed(0)} synced puts/s`);
 
-    log('raft: starting 3 voters ...');
+    log('raft: starting 3 voters (a worker thread each) ...');
     const nodes = await startCluster(dir, 'throughput');
     log(`raft: closed loop, ${CONCURRENCY} outstanding 1 KiB proposals for ${THROUGHPUT_MS} ms ...`);
-    const tp = await throughput(nodes[0]!, nodes);
+    const tp = await throughput(nodes);
     log(`  ${tp.perSec.toFixed(0)} proposals/s, ${tp.proposalsPerBatch.toFixed(1)} proposals per batch, ${tp.fsyncsPerNodePerProposal.toFixed(4)} fsyncs per node per proposal`);
     for (const n of nodes) await n.stop();
     // A fresh cluster: LevelDB compactions left behind by the throughput run would skew latency.
     log('raft: starting 3 fresh voters ...');
     const fresh = await startCluster(dir, 'latency');
     log(`raft: open loop at ${LATENCY_RATE}/s for ${LATENCY_MS} ms ...`);
-    const lat = await latency(fresh[0]!);
+    const lat = await latency(fresh);
     log(`  p50 ${lat.p50Ms.toFixed(2)} ms, p99 ${lat.p99Ms.toFixed(2)} ms, p99.9 ${lat.p999Ms.toFixed(2)} ms`);
     for (const n of fresh) await n.stop();
 
