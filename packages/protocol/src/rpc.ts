@@ -630,21 +630,25 @@ export function addService<S extends ServiceDefinition>(
       if (!(err instanceof StreamBusError) && !(err instanceof TransportError)) options.onUnexpectedError?.(err, name);
       return toGrpcStatus(err);
     };
+    /** Runs a single-answer handler and answers once, dropping the call's 'cancelled' listener first. */
+    const answerOnce = (run: () => unknown, release: () => void, callback: grpc.sendUnaryData<unknown>): void => {
+      Promise.resolve()
+        .then(run)
+        .then(
+          (response) => {
+            release();
+            callback(null, response);
+          },
+          (err: unknown) => {
+            release();
+            callback(fail(err));
+          },
+        );
+    };
     if (!method.requestStream && !method.responseStream) {
       handlers[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const { context, release } = contextOf(call);
-        Promise.resolve()
-          .then(() => handler(checkDecoded(call.request, name), context))
-          .then(
-            (response) => {
-              release();
-              callback(null, response);
-            },
-            (err: unknown) => {
-              release();
-              callback(fail(err));
-            },
-          );
+        answerOnce(() => handler(checkDecoded(call.request, name), context), release, callback);
       }) as grpc.handleUnaryCall<unknown, unknown>;
     } else if (!method.requestStream && method.responseStream) {
       handlers[key] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
@@ -656,18 +660,7 @@ export function addService<S extends ServiceDefinition>(
     } else if (method.requestStream && !method.responseStream) {
       handlers[key] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const { context, release } = contextOf(call);
-        Promise.resolve()
-          .then(() => handler(requestsOf(call, name, context.signal), context))
-          .then(
-            (response) => {
-              release();
-              callback(null, response);
-            },
-            (err: unknown) => {
-              release();
-              callback(fail(err));
-            },
-          );
+        answerOnce(() => handler(requestsOf(call, name, context.signal), context), release, callback);
       }) as grpc.handleClientStreamingCall<unknown, unknown>;
     } else {
       handlers[key] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {

@@ -1,5 +1,5 @@
 export { StorageEngine, type CorruptTable, type EngineStats } from './engine.js';
-export { PartitionLog, type AppendOptions, type AppendResult, type ReadResult, type TopicPartition } from './partition.js';
+export { PartitionLog, type AppendOptions, type AppendResult, type AssignedBatch, type ReadResult, type TopicPartition } from './partition.js';
 export { type Clock, type StorageOptions, DEFAULT_PARTITION_CONFIG } from './config.js';
 export { type CleanupPolicy, type EpochEntry, type PartitionConfig, type TableMeta } from './manifest.js';
 export { StorageError, isStorageError, type StorageErrorCode } from './errors.js';

@@ -43,9 +43,14 @@ export function frame(type: FrameType, chunks: readonly Uint8Array[]): Uint8Arra
   return [header, ...chunks];
 }
 
+/** Segment seq and partition id before a tagged WAL append's batches. */
+export const WAL_HEAD_BYTES = 8;
+/** The untagged (pre-ADR 0010) head: the partition id only. */
+const UNTAGGED_WAL_HEAD_BYTES = 4;
+
 /** A WAL append frame of segment `seq`: `batches` are whole, already CRC-checked batches. */
 export function walFrame(seq: number, partitionId: number, batches: readonly Uint8Array[]): Uint8Array[] {
-  const head = Buffer.allocUnsafe(8);
+  const head = Buffer.allocUnsafe(WAL_HEAD_BYTES);
   head.writeUInt32LE(seq, 0);
   head.writeUInt32LE(partitionId, 4);
   let length = head.length;
@@ -138,7 +143,7 @@ function frameAt(buf: Buffer, pos: number, frameBytesMax: number): Frame | null 
   const payload = buf.subarray(pos + FRAME_HEADER_BYTES, end);
   const seed = crc32c(buf.subarray(pos + 4, pos + FRAME_HEADER_BYTES));
   if (type === FrameType.walAppend || type === FrameType.walSegmentAppend) {
-    const headBytes = type === FrameType.walAppend ? 4 : 8;
+    const headBytes = type === FrameType.walAppend ? UNTAGGED_WAL_HEAD_BYTES : WAL_HEAD_BYTES;
     const crc = walPayloadCrc(payload, seed, headBytes);
     if (crc !== buf.readUInt32LE(pos) || !walBatchesIntact(payload, headBytes)) return null;
   } else if (crc32c(payload, seed) !== buf.readUInt32LE(pos)) {
@@ -198,10 +203,16 @@ export function parseLog(buf: Buffer, frameBytesMax: number, segmentSeq?: number
   // Never written past here (a preallocated file): nothing to probe.
   if (segmentSeq !== undefined && allZero(buf, pos)) return { frames, validEnd: pos, tail: { kind: 'torn', validEnd: pos } };
   const corrupt = (probe: number): ParsedLog => ({ frames, validEnd: pos, tail: { kind: 'corrupt', position: pos, nextValidFrame: probe } });
-  if (segmentSeq === undefined) {
+  /** The first later position holding a frame of this file whose type byte passes `wanted`. */
+  const scan = (wanted: (type: number) => boolean): number => {
     for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
-      if (VALID_TYPES.has(buf[probe + 8] ?? 0) && frameAt(buf, probe, frameBytesMax) !== null) return corrupt(probe);
+      if (wanted(buf[probe + 8] ?? 0) && belongs(frameAt(buf, probe, frameBytesMax))) return probe;
     }
+    return -1;
+  };
+  if (segmentSeq === undefined) {
+    const at = scan((type) => VALID_TYPES.has(type));
+    if (at >= 0) return corrupt(at);
   } else {
     // A recycled file is full of other segments' frames: look only where this segment's seq
     // sits after a frame header (a native search), and CRC only those candidates.
@@ -214,9 +225,8 @@ export function parseLog(buf: Buffer, frameBytesMax: number, segmentSeq?: number
     }
     // Untagged frames can only belong to a file that began with them (written before ADR 0010).
     if (frames[0] === undefined || frames[0].type === FrameType.walAppend) {
-      for (let probe = pos + 1; probe + FRAME_HEADER_BYTES <= buf.length; probe++) {
-        if (buf[probe + 8] === FrameType.walAppend && belongs(frameAt(buf, probe, frameBytesMax))) return corrupt(probe);
-      }
+      const at = scan((type) => type === FrameType.walAppend);
+      if (at >= 0) return corrupt(at);
     }
   }
   return { frames, validEnd: pos, tail: { kind: 'torn', validEnd: pos } };

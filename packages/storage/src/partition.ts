@@ -23,11 +23,18 @@ export interface AppendOptions {
   readonly leaderEpoch?: number;
   /**
    * Called once offsets (and the leader epoch) are stamped into the batches, as their WAL write
-   * is queued: `batches` are the bytes being written (views of the caller's buffers), neither
-   * durable nor readable through this log yet. A partition leader hands them to followers from
-   * here while its own write is in flight (ADR 0011). Must not throw.
+   * is queued: `batches` are the bytes being written (views of the caller's buffers) with their
+   * offsets, neither durable nor readable through this log yet. A partition leader hands them
+   * to followers from here while its own write is in flight (ADR 0011). Must not throw.
    */
-  readonly onAssigned?: (batches: readonly Buffer[]) => void;
+  readonly onAssigned?: (batches: readonly AssignedBatch[]) => void;
+}
+
+/** A batch as an append wrote it: its bytes, first offset and the offset after its last record. */
+export interface AssignedBatch {
+  readonly bytes: Buffer;
+  readonly baseOffset: number;
+  readonly nextOffset: number;
 }
 
 export interface AppendResult {
@@ -231,9 +238,11 @@ export class PartitionLog {
       entries.push({ bytes: b.bytes, info });
     }
     this.nextOffset = next;
-    const written = entries.map((e) => e.bytes);
-    const op = this.ctx.walAppend(this.id, written);
-    options.onAssigned?.(written);
+    const op = this.ctx.walAppend(
+      this.id,
+      entries.map((e) => e.bytes),
+    );
+    options.onAssigned?.(entries.map((e) => ({ bytes: e.bytes, baseOffset: e.info.baseOffset, nextOffset: e.info.baseOffset + e.info.lastOffsetDelta + 1 })));
     const done = op.then(
       (position) => {
         this.ctx.releaseMemory(total);

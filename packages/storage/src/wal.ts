@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { StorageError, corruption } from './errors.js';
 import { type FileSystem, type WritableFile } from './fs.js';
-import { FRAME_HEADER_BYTES, FrameType, parseLog, walFrame, walSegmentEnd } from './log-format.js';
+import { FRAME_HEADER_BYTES, FrameType, parseLog, WAL_HEAD_BYTES, walFrame, walSegmentEnd } from './log-format.js';
 
 /** A place in the WAL: file sequence number and the byte just after a frame. */
 export interface WalPosition {
@@ -49,8 +49,6 @@ interface Pending {
 }
 
 const WAL_SUFFIX = '.log';
-/** Segment seq and partition id before a WAL append's batches. */
-const WAL_HEAD_BYTES = 8;
 
 export function walFileName(seq: number): string {
   return `${String(seq).padStart(12, '0')}${WAL_SUFFIX}`;
@@ -117,7 +115,7 @@ export async function* replayWal(fs: FileSystem, dir: string, frameBytesMax: num
     if (parsed.tail.kind === 'torn' && !last) throw corruption(path, parsed.tail.validEnd, 'damaged frame in a sealed WAL file');
     for (const f of parsed.frames) {
       if (f.type === FrameType.walSegmentAppend) {
-        yield { partitionId: f.payload.readUInt32LE(4), batches: f.payload.subarray(8), position: { seq, offset: f.end } };
+        yield { partitionId: f.payload.readUInt32LE(4), batches: f.payload.subarray(WAL_HEAD_BYTES), position: { seq, offset: f.end } };
       } else if (f.type === FrameType.walAppend) {
         yield { partitionId: f.payload.readUInt32LE(0), batches: f.payload.subarray(4), position: { seq, offset: f.end } };
       } else if (f.type !== FrameType.walSegmentEnd) {

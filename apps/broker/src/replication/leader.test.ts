@@ -100,17 +100,33 @@ describe('LeaderPartition high watermark', () => {
   });
 });
 
+/** A file system whose fdatasyncs wait, once `hold()` is called, until `release()`. */
+function heldSyncs(): { fs: FileSystem; hold(): void; release(): void; held(): number; waiting(): Promise<void> } {
+  let holding = false;
+  const held: (() => void)[] = [];
+  return {
+    fs: slowSyncs(new MemFileSystem(), () => (holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve())),
+    hold: () => void (holding = true),
+    release: () => {
+      holding = false;
+      for (const r of held.splice(0)) r();
+    },
+    held: () => held.length,
+    waiting: async () => {
+      for (let i = 0; i < 5 && held.length === 0; i++) await settle();
+    },
+  };
+}
+
 describe('LeaderPartition appends in flight (ADR 0011)', () => {
   it('serves an append to followers while its own write is in flight, and counts it only once durable here', async () => {
-    let hold = false;
-    const held: (() => void)[] = [];
-    const fs = slowSyncs(new MemFileSystem(), () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()));
-    const s = await setup({}, 2, undefined, fs);
-    hold = true;
+    const syncs = heldSyncs();
+    const s = await setup({}, 2, undefined, syncs.fs);
+    syncs.hold();
     let acked = false;
     const produced = s.leader.append(await batch('a'), -1, 5000).then(() => (acked = true));
-    for (let i = 0; i < 5 && held.length === 0; i++) await settle();
-    expect(held).toHaveLength(1); // the WAL's fdatasync is waiting
+    await syncs.waiting();
+    expect(syncs.held()).toBe(1); // the WAL's fdatasync is waiting
     expect(s.log.logEndOffset).toBe(0);
     expect(s.leader.appendsInFlight).toBe(1);
     const first = await s.fetch(2, 0, 1);
@@ -124,8 +140,7 @@ describe('LeaderPartition appends in flight (ADR 0011)', () => {
     expect(s.leader.highWatermark).toBe(0);
     expect(acked).toBe(false);
     expect((await s.fetch(3, 2, 1)).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
-    hold = false;
-    for (const release of held.splice(0)) release();
+    syncs.release();
     await produced;
     expect(s.leader.appendsInFlight).toBe(0);
     expect(s.leader.highWatermark).toBe(1);
@@ -133,20 +148,17 @@ describe('LeaderPartition appends in flight (ADR 0011)', () => {
   });
 
   it('answers a follower ahead of the durable end in the current epoch without a divergence', async () => {
-    let hold = false;
-    const held: (() => void)[] = [];
-    const fs = slowSyncs(new MemFileSystem(), () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()));
-    const s = await setup({}, 2, undefined, fs);
+    const syncs = heldSyncs();
+    const s = await setup({}, 2, undefined, syncs.fs);
     await s.leader.append(await batch('a'), 1, 1000);
-    hold = true;
+    syncs.hold();
     void s.leader.append(await batch('b'), 1, 1000);
-    for (let i = 0; i < 5 && held.length === 0; i++) await settle();
+    await syncs.waiting();
     const r = await s.fetch(2, 2, 1);
     expect(r.divergingEpoch).toBeUndefined();
     expect(r.errorCode).toBe(ErrorCode.NONE);
     expect(r.records.length).toBe(0);
-    hold = false;
-    for (const release of held.splice(0)) release();
+    syncs.release();
   });
 });
 

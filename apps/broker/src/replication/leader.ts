@@ -1,6 +1,6 @@
 import { type PartitionChange, type PartitionState } from '@streambus/metadata';
 import { ErrorCode, type ReplicaFetchPartition, type ReplicaFetchPartitionResponse } from '@streambus/protocol';
-import { isStorageError, type PartitionLog } from '@streambus/storage';
+import { type AssignedBatch, isStorageError, type PartitionLog } from '@streambus/storage';
 import { type Acks, invariant, ReplicationError, type ReplicationConfig, type Scheduler, type TopicPartitionRef } from './types.js';
 
 /** The controller's answer to an ISR change (Kafka's AlterPartition response). */
@@ -76,14 +76,7 @@ const EMPTY = Buffer.alloc(0);
 interface UnsyncedAppend {
   readonly baseOffset: number;
   readonly nextOffset: number;
-  readonly batches: readonly Buffer[];
-}
-
-/** RecordBatch v2: lastOffsetDelta (int32 BE) sits at byte 23. */
-const LAST_OFFSET_DELTA_AT = 23;
-
-function batchBaseOffset(batch: Buffer): number {
-  return Number(batch.readBigInt64BE(0));
+  readonly batches: readonly AssignedBatch[];
 }
 
 export class LeaderPartition {
@@ -201,11 +194,11 @@ export class LeaderPartition {
     }
     let appended;
     let pending: UnsyncedAppend | undefined;
-    const onAssigned = (written: readonly Buffer[]): void => {
+    const onAssigned = (written: readonly AssignedBatch[]): void => {
       const first = written[0];
       const last = written.at(-1);
       if (first === undefined || last === undefined || this.resigned) return;
-      pending = { baseOffset: batchBaseOffset(first), nextOffset: batchBaseOffset(last) + last.readInt32BE(LAST_OFFSET_DELTA_AT) + 1, batches: written };
+      pending = { baseOffset: first.baseOffset, nextOffset: last.nextOffset, batches: written };
       this.unsynced.push(pending);
       this.options.onAppend?.(); // wakes parked follower fetches: they copy it while we write it
     };
@@ -324,10 +317,10 @@ export class LeaderPartition {
       if (u.nextOffset <= offset) continue;
       if (out.length === 0 && u.baseOffset > offset) return out; // a gap: nothing contiguous to serve
       for (const b of u.batches) {
-        if (batchBaseOffset(b) + b.readInt32BE(LAST_OFFSET_DELTA_AT) < offset) continue;
-        if (out.length > 0 && taken + b.length > maxBytes) return out;
-        out.push(b);
-        taken += b.length;
+        if (b.nextOffset <= offset) continue;
+        if (out.length > 0 && taken + b.bytes.length > maxBytes) return out;
+        out.push(b.bytes);
+        taken += b.bytes.length;
       }
     }
     return out;
