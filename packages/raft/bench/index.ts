@@ -14,6 +14,11 @@ import type { Command, LatencyResult, ThroughputResult, VoterData } from './vote
  * committed 1 KiB proposals/s with batching, p50/p99 commit latency at a fixed offered
  * rate, and fsyncs per node per proposal. Last, the simulator's virtual seconds per wall second.
  * Progress on stderr; results on stdout, ending with one JSON line.
+ *
+ * The voters run with the broker's V8 flag (--initial-old-space-size=128, ADR 0008; the package's
+ * bench script passes it, as every broker launcher does), since the metadata Raft lives in the
+ * broker process. Without it each voter's small heap ran a 5-15 ms mark-compact every ~300 ms,
+ * which was half of the p99.
  */
 
 const PROPOSAL_BYTES = 1024;
@@ -165,6 +170,7 @@ function simulationSpeed(): { virtualSecPerWallSec: number; seeds: number } {
 }
 
 async function main(): Promise<void> {
+  if (!process.execArgv.includes('--initial-old-space-size=128')) log('note: started without --initial-old-space-size=128 (the broker\'s V8 flag); latency will be worse than a broker\'s');
   const dir = mkdtempSync(join(tmpdir(), 'raft-bench-'));
   try {
     log('baseline: raw write+fdatasync of 1 KiB ...');

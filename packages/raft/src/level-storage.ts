@@ -11,6 +11,11 @@ import { type ConfState, type Entry, type HardState, type Snapshot, emptyHardSta
  * one fsync. A chunk starting inside an earlier chunk truncates it (a conflicting suffix was
  * replaced); chunks starting after the new entries are deleted in the same batch. Loading
  * replays chunks in key order. A MemoryStorage mirrors the database and serves every read.
+ *
+ * A change of the commit index alone is not written when it happens: it rides along with the
+ * next batch (entries, a vote, a snapshot or a compaction) or the clean close. The commit index
+ * need not be durable (a restarted node learns it again from the leader; the persisted one only
+ * saves re-fetching), and leaving it out takes one database write off every commit's path.
  */
 
 const KEY_HARD_STATE = new Uint8Array([0x68]);
@@ -37,6 +42,8 @@ export class LevelStorage {
   /** Batches written with fsync / without (commit-index-only updates need none). */
   syncedWrites = 0;
   unsyncedWrites = 0;
+  /** The cache's hard state differs from the database's in its commit index only. */
+  private commitUnwritten = false;
 
   private constructor(
     private readonly db: Level<Uint8Array, Uint8Array>,
@@ -105,6 +112,14 @@ export class LevelStorage {
    * then mirrors them into the cache. Nothing of the Ready may be sent before this resolves.
    */
   async persist(hardState: HardState | undefined, entries: readonly Entry[], snapshot: Snapshot | undefined, sync: boolean): Promise<void> {
+    if (!sync && entries.length === 0 && snapshot === undefined) {
+      // The core asks for a sync whenever term or vote change: this is a commit index move.
+      if (hardState !== undefined) {
+        this.cache.setHardState(hardState);
+        this.commitUnwritten = true;
+      }
+      return;
+    }
     const ops: Op[] = [];
     let chunks = this.chunks;
     if (snapshot !== undefined) {
@@ -123,7 +138,8 @@ export class LevelStorage {
       kept.push({ first, last: entries[entries.length - 1]!.index });
       chunks = kept;
     }
-    if (hardState !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(hardState) });
+    const hs = hardState ?? (this.commitUnwritten ? this.cache.initialState().hardState : undefined);
+    if (hs !== undefined) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(hs) });
     if (ops.length === 0) return;
     const synced = sync && this.syncWrites;
     if (synced) this.syncedWrites++;
@@ -134,6 +150,7 @@ export class LevelStorage {
       throw new RaftError('STORAGE', 'raft storage write failed', { cause: e });
     }
     this.chunks = chunks;
+    this.commitUnwritten = false;
     if (snapshot !== undefined) this.cache.applySnapshot(snapshot);
     this.cache.append(entries);
     if (hardState !== undefined) this.cache.setHardState(hardState);
@@ -144,6 +161,11 @@ export class LevelStorage {
     assert(index >= this.cache.firstIndex() && index <= this.cache.lastIndex(), 'compaction index within the log');
     const snap: Snapshot = { metadata: { index, term: this.cache.term(index), confState }, data };
     const ops: Op[] = [{ type: 'put', key: KEY_SNAPSHOT, value: encodeSnapshot(snap) }];
+    // A reload requires commit ≥ the snapshot's index. The index is applied, so committed, but
+    // the last hard state handed here may predate that (takeCommitted applies ahead of Readys).
+    const known = this.cache.initialState().hardState;
+    const hs = known.commit >= index ? known : { ...known, commit: index };
+    if (this.commitUnwritten || hs !== known) ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(hs) });
     const kept: Chunk[] = [];
     for (const c of this.chunks) {
       if (c.last <= index) ops.push({ type: 'del', key: chunkKey(c.first) });
@@ -155,12 +177,25 @@ export class LevelStorage {
       throw new RaftError('STORAGE', 'raft storage compaction failed', { cause: e });
     }
     this.chunks = kept;
+    this.commitUnwritten = false;
+    this.cache.setHardState(hs);
     this.cache.createSnapshot(index, confState, data);
     this.cache.compact(index);
     return snap;
   }
 
-  async close(): Promise<void> {
-    await this.db.close();
+  /**
+   * Closes the database, first writing an unwritten commit index so that a clean restart
+   * resumes where it stopped (`writeCommit` false after a storage failure: write nothing more).
+   */
+  async close(writeCommit = true): Promise<void> {
+    try {
+      if (writeCommit && this.commitUnwritten) {
+        await this.db.put(KEY_HARD_STATE, encodeHardState(this.cache.initialState().hardState), { sync: this.syncWrites });
+        this.commitUnwritten = false;
+      }
+    } finally {
+      await this.db.close();
+    }
   }
 }

@@ -198,10 +198,17 @@ export class RaftLog {
     return this.committed > Math.max(this.applied, this.firstIndex() - 1);
   }
 
-  nextCommittedEntries(): Entry[] {
-    const lo = Math.max(this.applied + 1, this.firstIndex());
-    if (this.committed + 1 <= lo) return [];
-    return this.slice(lo, this.committed + 1, this.maxCommittedBytesPerReady);
+  /** Committed entries after `after` (default: the applied index) up to `upTo`, within the byte limit. */
+  nextCommittedEntries(after = this.applied, upTo = this.committed): Entry[] {
+    const lo = Math.max(after + 1, this.firstIndex());
+    const hi = Math.min(upTo, this.committed);
+    if (hi + 1 <= lo) return [];
+    return this.slice(lo, hi + 1, this.maxCommittedBytesPerReady);
+  }
+
+  /** Last index in stable storage (entries after it are unstable). */
+  stableLastIndex(): number {
+    return this.storage.lastIndex();
   }
 
   snapshot(): Snapshot {

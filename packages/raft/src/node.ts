@@ -94,6 +94,8 @@ export class RaftNode {
   private scheduled = false;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
+  /** A Ready's write is in flight and its committed entries are all applied (see applyTaken). */
+  private applyingAhead = false;
   private applied = 0;
   private snapshotIndex = 0;
   private leaderId = 0;
@@ -234,7 +236,7 @@ export class RaftNode {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     await this.loopDone;
     this.failAll(this.fatal ?? new RaftError('STOPPED', 'raft node stopped'));
-    await this.storage.close();
+    await this.storage.close(this.fatal === undefined);
   }
 
   // ---------------------------------------------------------------- internals
@@ -247,8 +249,19 @@ export class RaftNode {
 
   private receive(m: Message): void {
     if (this.stopped) return;
-    this.guard(() => this.raft.step(m));
+    this.guard(() => {
+      this.raft.step(m);
+      if (this.applyingAhead) this.applyTaken();
+    });
     this.kick();
+  }
+
+  /** Applies what a leader's followers committed while its own write is in flight (takeCommitted). */
+  private applyTaken(): void {
+    const ents = this.raft.takeCommitted();
+    if (ents.length === 0) return;
+    for (const e of ents) this.applyEntry(e);
+    this.serveReads();
   }
 
   private onTick(): void {
@@ -294,10 +307,14 @@ export class RaftNode {
         this.readys++;
         // A leader replicates while it writes its own disk; everyone else persists first.
         if (rd.messagesBeforePersist) this.opts.transport.send(rd.messages);
+        const early = this.applyDurable(rd);
+        // With all of them applied, entries its followers commit meanwhile apply as they do.
+        this.applyingAhead = early === rd.committedEntries.length;
         await this.storage.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
+        this.applyingAhead = false;
         if (this.stopped) return;
         if (!rd.messagesBeforePersist) this.opts.transport.send(rd.messages);
-        this.apply(rd);
+        this.apply(rd, early);
         this.raft.advance(rd);
         await this.maybeCompact();
       }
@@ -329,7 +346,21 @@ export class RaftNode {
     }
   }
 
-  private apply(rd: Ready): void {
+  /**
+   * Applies the leading committed entries of `rd` that this node already holds on disk, before
+   * the Ready's own write (the Ready contract allows it): they are committed, so nothing about
+   * them waits for that write, and their proposals resolve one write sooner. Returns how many.
+   */
+  private applyDurable(rd: Ready): number {
+    if (rd.snapshot !== undefined) return 0;
+    const durable = this.storage.cache.lastIndex();
+    let n = 0;
+    while (n < rd.committedEntries.length && rd.committedEntries[n]!.index <= durable) this.applyEntry(rd.committedEntries[n++]!);
+    return n;
+  }
+
+  /** The rest of `rd` once persisted: soft state, snapshot, committed entries from `from` on, reads. */
+  private apply(rd: Ready, from: number): void {
     if (rd.softState !== undefined) this.onSoftState(rd.softState.leaderId, rd.softState.role);
     if (rd.snapshot !== undefined) {
       this.opts.stateMachine.restore(rd.snapshot.data);
@@ -343,11 +374,15 @@ export class RaftNode {
         }
       }
     }
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (let i = from; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.requestId);
       if (r !== undefined) r.index = rs.index;
     }
+    this.serveReads();
+  }
+
+  private serveReads(): void {
     for (const [id, r] of this.reads) {
       if (r.index !== undefined && r.index <= this.applied) {
         this.reads.delete(id);

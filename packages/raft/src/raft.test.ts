@@ -44,6 +44,65 @@ function code(fn: () => unknown): string {
 }
 
 describe('Raft core', () => {
+  it('hands a leader the entries its followers commit while its own write is in flight, once', () => {
+    const nodes = cluster([1, 2, 3]);
+    const leader = nodes.get(1)!.raft;
+    leader.campaign();
+    stabilize(nodes);
+    const { index } = leader.propose(new Uint8Array([7]));
+    const rd = leader.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([index]);
+    expect(rd.messagesBeforePersist).toBe(true);
+    // The leader's write is in flight; both followers persist and acknowledge.
+    expect(leader.takeCommitted()).toEqual([]);
+    for (const id of [2, 3]) {
+      const f = nodes.get(id)!;
+      for (const m of rd.messages.filter((x) => x.to === id)) f.raft.step(m);
+      const frd = f.raft.ready();
+      f.storage.append(frd.entries);
+      if (frd.hardState !== undefined) f.storage.setHardState(frd.hardState);
+      f.raft.advance(frd);
+      expect(f.raft.takeCommitted()).toEqual([]); // followers never apply ahead
+      for (const m of frd.messages) leader.step(m);
+    }
+    expect(leader.status().commit).toBe(index);
+    const taken = leader.takeCommitted();
+    expect(taken.map((e) => e.index)).toEqual([index]);
+    expect(leader.takeCommitted()).toEqual([]);
+    nodes.get(1)!.storage.append(rd.entries);
+    leader.advance(rd);
+    stabilize(nodes);
+    expect(leader.status().applied).toBe(index);
+    // Not handed out again by a later Ready.
+    const next = leader.propose(new Uint8Array([8]));
+    const rd2 = leader.ready();
+    expect(rd2.committedEntries.map((e) => e.index)).not.toContain(index);
+    nodes.get(1)!.storage.append(rd2.entries);
+    leader.advance(rd2);
+    for (const m of rd2.messages) nodes.get(m.to)!.raft.step(m);
+    stabilize(nodes);
+    expect(leader.status().applied).toBe(next.index);
+  });
+
+  it('takes no entry that was proposed after the outstanding Ready', () => {
+    const nodes = cluster([1, 2, 3]);
+    const leader = nodes.get(1)!.raft;
+    leader.campaign();
+    stabilize(nodes);
+    const first = leader.propose(new Uint8Array([1]));
+    const rd = leader.ready();
+    leader.propose(new Uint8Array([2])); // unstable, in no Ready yet
+    for (const id of [2, 3]) {
+      const f = nodes.get(id)!;
+      for (const m of rd.messages.filter((x) => x.to === id)) f.raft.step(m);
+      const frd = f.raft.ready();
+      f.storage.append(frd.entries);
+      f.raft.advance(frd);
+      for (const m of frd.messages) leader.step(m);
+    }
+    expect(leader.takeCommitted().map((e) => e.index)).toEqual([first.index]);
+  });
+
   it('rejects invalid configuration with INVALID_CONFIG', () => {
     expect(code(() => makeRaftConfig({ id: 0 }))).toBe('INVALID_CONFIG');
     expect(code(() => makeRaftConfig({ id: 1, electionTimeoutTicks: 2, heartbeatIntervalTicks: 2 }))).toBe('INVALID_CONFIG');

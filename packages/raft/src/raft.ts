@@ -254,7 +254,9 @@ export class Raft {
    * 2. only then send `messages` (a vote or append ack must never outrun its persistence),
    *    unless `messagesBeforePersist`: then they may go out before step 1;
    * 3. apply `snapshot` (if any) and then `committedEntries` to the state machine, and serve
-   *    `readStates` once applied ≥ their index;
+   *    `readStates` once applied ≥ their index. Committed entries the node already holds in
+   *    stable storage (from earlier Readys) may be applied before step 1: they are committed,
+   *    and no later write can change them;
    * 4. call advance(ready). No other ready() may be taken before advance().
    * The core may be stepped, ticked and proposed to between ready() and advance().
    */
@@ -290,6 +292,30 @@ export class Raft {
     return rd;
   }
 
+  /**
+   * A leader's entries committed since the outstanding Ready was taken, for the caller to apply
+   * now, while that Ready's write is still in flight: an entry commits once a quorum holds it
+   * durably, and a leader's followers can form that quorum before the leader's own write is
+   * done (Raft thesis §10.2.1). Only entries already handed out in a Ready (stable or being
+   * persisted) are returned, so they are on this node's disk once the outstanding write is.
+   * The caller must first have applied every committed entry of the outstanding Ready, and must
+   * apply these in order before any later ones; advance() then skips them. Empty on
+   * followers, with no Ready outstanding, or while a snapshot is being persisted.
+   */
+  takeCommitted(): Entry[] {
+    const rd = this.outstanding;
+    if (rd === undefined || this.role !== StateRole.Leader || rd.snapshot !== undefined) return [];
+    const handedLast = rd.entries[rd.entries.length - 1]?.index ?? this.log.stableLastIndex();
+    const after = Math.max(this.log.applied, rd.committedEntries[rd.committedEntries.length - 1]?.index ?? 0);
+    const ents = this.log.nextCommittedEntries(after, handedLast);
+    const last = ents[ents.length - 1];
+    if (last === undefined) return [];
+    this.log.appliedTo(last.index);
+    this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entriesSize(ents));
+    this.foldCommittedConf();
+    return ents;
+  }
+
   /** Acknowledges that `rd` was persisted, sent and applied. */
   advance(rd: Ready): void {
     assert(this.outstanding === rd, 'advance() must receive the last ready()');
@@ -311,7 +337,8 @@ export class Raft {
     }
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
-      this.log.appliedTo(lastCommitted.index);
+      // Entries after it may have been applied already through takeCommitted().
+      if (lastCommitted.index > this.log.applied) this.log.appliedTo(lastCommitted.index);
       if (this.role === StateRole.Leader) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entriesSize(rd.committedEntries));
     }
     this.foldCommittedConf();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,6 +63,39 @@ describe('LevelStorage', () => {
     expect(b.cache.snapshot().metadata).toEqual({ index: 8, term: 1, confState: { voters: [1], learners: [] } });
     expect([...b.cache.snapshot().data]).toEqual([42]);
     await b.close();
+  });
+
+  it('writes a commit-only move with the next batch, a compaction or the clean close, not on its own', async () => {
+    const dir = tempDir();
+    const a = await LevelStorage.open(dir, { voters: [], learners: [] });
+    await a.persist({ term: 2, vote: 1, commit: 0 }, range(2, 1, 6), undefined, true);
+    const writes = a.syncedWrites + a.unsyncedWrites;
+    await a.persist({ term: 2, vote: 1, commit: 3 }, [], undefined, false);
+    expect(a.syncedWrites + a.unsyncedWrites).toBe(writes);
+    expect(a.cache.initialState().hardState.commit).toBe(3);
+    // Not on disk yet: a copy of the database taken now (a crash) still says commit 0.
+    const crashed = tempDir();
+    cpSync(dir, crashed, { recursive: true });
+    // It rides along with the next batch, whose Ready carries no hard state of its own.
+    await a.persist(undefined, range(2, 7, 8), undefined, true);
+    const afterBatch = tempDir();
+    cpSync(dir, afterBatch, { recursive: true });
+    await a.persist({ term: 2, vote: 1, commit: 8 }, [], undefined, false);
+    await a.compact(7, { voters: [1], learners: [] }, new Uint8Array([1]));
+    const afterCompact = tempDir();
+    cpSync(dir, afterCompact, { recursive: true });
+    await a.persist({ term: 2, vote: 1, commit: 8 }, [], undefined, false);
+    await a.close();
+    const commitIn = async (d: string): Promise<number> => {
+      const s = await LevelStorage.open(d, { voters: [], learners: [] });
+      const commit = s.cache.initialState().hardState.commit;
+      await s.close();
+      return commit;
+    };
+    expect(await commitIn(crashed)).toBe(0);
+    expect(await commitIn(afterBatch)).toBe(3);
+    expect(await commitIn(afterCompact)).toBe(8);
+    expect(await commitIn(dir)).toBe(8);
   });
 
   it('replaces the whole log when a snapshot is installed', async () => {

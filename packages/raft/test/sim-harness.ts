@@ -48,6 +48,8 @@ export interface SimResult {
   readonly elections: number;
   readonly crashes: number;
   readonly confChanges: number;
+  /** Entries leaders applied through takeCommitted() while their own write was in flight. */
+  readonly appliedAhead: number;
 }
 
 interface Command {
@@ -71,6 +73,8 @@ class SimNode {
   kv = new Map<string, string>();
   applied = 0;
   syncing = false;
+  /** The Ready being synced had all its committed entries applied: takeCommitted() may run. */
+  applyingAhead = false;
   incarnation = 0;
   tickTimer: number | undefined;
   puts = new Map<number, PendingPut>();
@@ -101,7 +105,7 @@ export class RaftSimulation {
   private clientsRunning = true;
   /** Operations without an answer yet; at the end their outcome is unknown. */
   private readonly openOps = new Map<number, () => void>();
-  private stats = { ops: 0, elections: 0, crashes: 0, confChanges: 0 };
+  private stats = { ops: 0, elections: 0, crashes: 0, confChanges: 0, appliedAhead: 0 };
 
   constructor(options: SimOptions) {
     this.o = {
@@ -167,6 +171,7 @@ export class RaftSimulation {
     node.raft = raft;
     node.incarnation++;
     node.syncing = false;
+    node.applyingAhead = false;
     const snap = node.durable.snapshot();
     node.kv = snap.metadata.index > 0 ? decodeKv(snap.data) : new Map<string, string>();
     node.applied = snap.metadata.index;
@@ -200,6 +205,13 @@ export class RaftSimulation {
   private deliver(node: SimNode, m: Message): void {
     if (node.raft === undefined) return;
     node.raft.step(m);
+    if (node.applyingAhead) {
+      for (const e of node.raft.takeCommitted()) {
+        this.apply(node, e);
+        this.stats.appliedAhead++;
+      }
+      this.serveReads(node);
+    }
     this.process(node);
   }
 
@@ -216,8 +228,17 @@ export class RaftSimulation {
     // As RaftNode does: a leader's appends go out while its own write is still in flight, so
     // a crash before the write completes is explored with followers already holding them.
     if (rd.messagesBeforePersist) for (const m of rd.messages) this.net.send(node.id, m.to, m);
+    // As RaftNode does: committed entries already durable here apply before the write, and
+    // with all of them applied, what followers commit meanwhile applies at once.
+    let early = 0;
+    if (rd.snapshot === undefined) {
+      const durable = node.durable.lastIndex();
+      while (early < rd.committedEntries.length && rd.committedEntries[early]!.index <= durable) this.apply(node, rd.committedEntries[early++]!);
+    }
+    node.applyingAhead = early === rd.committedEntries.length;
     this.sim.schedule(rd.mustSync ? 1 + this.prng.int(3) : 0, () => {
       if (node.incarnation !== inc) return; // crashed before the sync completed: all lost
+      node.applyingAhead = false;
       if (process.env.SIM_TRACE === '1') {
         for (const m of rd.messages) if (m.type === MessageType.Vote || m.type === MessageType.VoteResp) this.sim.trace(`${MessageType[m.type]} ${m.from}->${m.to} t${m.term} last ${m.logTerm}/${m.index}${m.reject ? ' reject' : ''}`);
         if (rd.hardState !== undefined) this.sim.trace(`${node.id} persist hs t${rd.hardState.term} v${rd.hardState.vote} c${rd.hardState.commit} entries ${rd.entries.length > 0 ? `${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index}` : '-'}`);
@@ -236,7 +257,7 @@ export class RaftSimulation {
           p.done('unknown');
         }
       }
-      for (const e of rd.committedEntries) this.apply(node, e);
+      for (const e of rd.committedEntries.slice(early)) this.apply(node, e);
       for (const rs of rd.readStates) {
         const g = node.gets.get(rs.requestId);
         if (g !== undefined) g.index = rs.index;
@@ -244,6 +265,9 @@ export class RaftSimulation {
       this.serveReads(node);
       raft.advance(rd);
       if (node.applied - node.durable.snapshot().metadata.index >= this.o.snapshotEntriesMax) {
+        // As LevelStorage.compact does: the applied index may be ahead of the last hard state.
+        const hs = node.durable.initialState().hardState;
+        if (hs.commit < node.applied) node.durable.setHardState({ ...hs, commit: node.applied });
         node.durable.createSnapshot(node.applied, raft.appliedConfState(), encodeKv(node.kv));
         node.durable.compact(node.applied);
       }
