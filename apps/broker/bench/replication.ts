@@ -7,6 +7,7 @@
 //    restarted: time from restart to /readyz and to rejoining the ISR of every partition,
 //    and the rate at which it fetched what it missed.
 // Every produce answer is checked; an errored answer never counts as throughput.
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as hdr from 'hdr-histogram-js';
 import { type Row } from './shell.js';
@@ -170,6 +171,9 @@ class BenchCluster {
         const p = n.process;
         if (p === undefined || p.exitStatus !== undefined) return;
         await p.stop(STOP_GRACE_MS).catch(() => p.kill('SIGKILL'));
+        // BENCH_BROKER_OUTPUT=file keeps each broker's last output lines (e.g. with --trace-gc).
+        const keep = process.env.BENCH_BROKER_OUTPUT;
+        if (keep !== undefined && keep !== '') appendFileSync(keep, `${p.output(2_000)}\n`);
       }),
     );
   }
