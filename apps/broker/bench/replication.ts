@@ -112,6 +112,8 @@ class BenchCluster {
       ...['--peer-host', '127.0.0.1', '--peer-port', String(n.peerPort)],
       ...['--http-host', '127.0.0.1', '--http-port', String(n.httpPort)],
       ...['--bootstrap-voters', voters, '--flush-mode', this.flushMode, '--log-level', 'warn'],
+      // BENCH_BROKER_ARGS (extra broker flags) applies here too.
+      ...(process.env.BENCH_BROKER_ARGS ?? '').split(' ').filter((a) => a !== ''),
     ];
     // BENCH_BROKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof') applies here too.
     const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
