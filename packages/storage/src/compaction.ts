@@ -62,20 +62,64 @@ async function install(log: PartitionLog, ctx: EngineContext, inputs: readonly T
   return ok;
 }
 
-/** Merges the first run of at least compactionMinTables consecutive small tables. */
-export async function mergeSmallTables(log: PartitionLog, ctx: EngineContext): Promise<boolean> {
-  const small = log.config.segmentBytes / 2;
-  const tables = log.tables;
-  let run: TableMeta[] = [];
-  let best: TableMeta[] = [];
-  for (const t of tables) {
-    if (t.bytes < small) run.push(t);
-    else run = [];
-    if (run.length > best.length) best = [...run];
+/** Tables merged together differ in size by at most this factor (size tiers). */
+export const MERGE_SIZE_RATIO = 4;
+
+/**
+ * Which consecutive tables to merge, as [start, end) indexes into `sizes` (a partition's tables
+ * in offset order), or null. A table is small below `small`. Size-tiered: the first run of at
+ * least `minTables` consecutive small tables each within MERGE_SIZE_RATIO of the run's
+ * smallest, so a merged output waits for its equals instead of being rewritten with every few
+ * new flushes. (Merging any run of small tables did that: rewriting 54× the data at 100 KiB
+ * flushes and 6× at 1 MiB ones, as low-rate or memory-budget-flushed partitions make them;
+ * tiered it is 5× and 3×, and unchanged from 8 MiB up.) A partition with more than
+ * 3 × minTables small tables that form no such run merges its longest run of small ones, so
+ * uneven sizes cannot pile files up.
+ */
+export function pickMergeRun(sizes: readonly number[], small: number, minTables: number): [number, number] | null {
+  const n = sizes.length;
+  let smallCount = 0;
+  for (let i = 0; i < n; i++) {
+    const first = sizes[i] ?? 0;
+    if (first >= small) continue;
+    smallCount++;
+    let lo = first;
+    let hi = first;
+    let j = i + 1;
+    for (; j < n; j++) {
+      const t = sizes[j] ?? 0;
+      if (t >= small || Math.max(hi, t) > MERGE_SIZE_RATIO * Math.min(lo, t)) break;
+      lo = Math.min(lo, t);
+      hi = Math.max(hi, t);
+    }
+    if (j - i >= minTables) return [i, j];
   }
-  if (best.length < ctx.options.compactionMinTables) return false;
-  const outputs = await writeOutputs(log, ctx, scanTables(ctx, best, log.logStartOffset));
-  return install(log, ctx, best, outputs);
+  if (smallCount <= 3 * minTables) return null;
+  let run = 0;
+  let best = 0;
+  let bestEnd = 0;
+  for (let i = 0; i < n; i++) {
+    run = (sizes[i] ?? 0) < small ? run + 1 : 0;
+    if (run > best) {
+      best = run;
+      bestEnd = i + 1;
+    }
+  }
+  return best >= minTables ? [bestEnd - best, bestEnd] : null;
+}
+
+/** Merges one run of small tables chosen by pickMergeRun into segmentBytes ones. */
+export async function mergeSmallTables(log: PartitionLog, ctx: EngineContext): Promise<boolean> {
+  const tables = log.tables;
+  const run = pickMergeRun(
+    tables.map((t) => t.bytes),
+    log.config.segmentBytes / 2,
+    ctx.options.compactionMinTables,
+  );
+  if (run === null) return false;
+  const inputs = tables.slice(run[0], run[1]);
+  const outputs = await writeOutputs(log, ctx, scanTables(ctx, inputs, log.logStartOffset));
+  return install(log, ctx, inputs, outputs);
 }
 
 function keyOf(k: Buffer): string {
