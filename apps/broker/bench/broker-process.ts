@@ -1,10 +1,9 @@
 // One real broker process for the benchmark: the bundled build, loopback ports picked just
 // before the start, ready when /readyz answers 200.
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
 import { BROKER_NODE_FLAGS } from '../src/node-flags.js';
-import { sleep } from './util.js';
+import { envArgs, keepBrokerOutput, sleep } from './util.js';
 
 /** Bound on spawn → /readyz; far above the 1 s target, so a slow start is measured, not failed. */
 const READY_TIMEOUT_MS = 20_000;
@@ -33,7 +32,7 @@ export interface BrokerStartOptions {
 export async function startBroker(options: BrokerStartOptions): Promise<BrokerProcess> {
   const [clientPort, peerPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   // e.g. BENCH_BROKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the broker under load.
-  const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const nodeArgs = envArgs('BENCH_BROKER_NODE_ARGS');
   const args = [
     ...BROKER_NODE_FLAGS,
     ...nodeArgs,
@@ -68,9 +67,7 @@ export async function startBroker(options: BrokerStartOptions): Promise<BrokerPr
     handle,
     stop: async () => {
       await handle.stop(STOP_GRACE_MS);
-      // BENCH_BROKER_OUTPUT=file keeps the broker's last output lines (e.g. with --trace-gc).
-      const keep = process.env.BENCH_BROKER_OUTPUT;
-      if (keep !== undefined && keep !== '') appendFileSync(keep, `${handle.output(OUTPUT_LINES_MAX)}\n`);
+      keepBrokerOutput(handle.output(OUTPUT_LINES_MAX));
     },
   };
 }

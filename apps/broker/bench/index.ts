@@ -34,7 +34,7 @@ import { buildWorkload, createTopic, endOffsets, fetchCursor, fetchDone, fetchSl
 import { bidiEcho, echoClient, startEchoServer, unaryEcho, type EchoResult } from './echo.js';
 import { replicationConfigFromEnv, runReplicationBench, RF3_VS_RF1_MIN, type ReplicationFigures } from './replication.js';
 import { runShellBench, type Row, type ShellResult } from './shell.js';
-import { KIB, MIB, cpuMsOf, envInt, ownCpuMs, progress, round, rssBytesOf, sleep } from './util.js';
+import { KIB, MIB, cpuMsOf, envArgs, envInt, ownCpuMs, progress, round, rssBytesOf, sleep } from './util.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const APP_DIR = dirname(BENCH_DIR);
@@ -79,7 +79,7 @@ const config = {
   rssSettleMs: envInt('BENCH_RSS_SETTLE_MS', 3_000),
 };
 /** Extra broker flags for experiments, e.g. BENCH_BROKER_ARGS='--sstable-target-bytes 1048576'. */
-const BROKER_EXTRA_ARGS = (process.env.BENCH_BROKER_ARGS ?? '').split(' ').filter((a) => a !== '');
+const BROKER_EXTRA_ARGS = envArgs('BENCH_BROKER_ARGS');
 /** Warm-up of each connection (JIT, HTTP/2 windows) before anything is timed. */
 const WARMUP_MS = 1_000;
 /** Bound on paced requests in flight: open loop, but not unbounded when the broker stalls. */

@@ -7,7 +7,6 @@
 //    restarted: time from restart to /readyz and to rejoining the ISR of every partition,
 //    and the rate at which it fetched what it missed.
 // Every produce answer is checked; an errored answer never counts as throughput.
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as hdr from 'hdr-histogram-js';
 import { type Row } from './shell.js';
@@ -15,7 +14,7 @@ import { createClient, errorCodeName, ErrorCode, OffsetSpec, type StreamBusClien
 import { freePort, startProcess, type ProcessHandle } from '@streambus/testkit';
 import { BROKER_NODE_FLAGS } from '../src/node-flags.js';
 import { buildWorkload, latencyHistogram, type Workload } from './data-path.js';
-import { cpuTimesOf, envInt, machineCpuMs, progress, round, sleep } from './util.js';
+import { cpuTimesOf, envArgs, envInt, keepBrokerOutput, machineCpuMs, progress, round, sleep } from './util.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const TOPIC_READY_TIMEOUT_MS = 20_000;
@@ -112,12 +111,10 @@ class BenchCluster {
       ...['--peer-host', '127.0.0.1', '--peer-port', String(n.peerPort)],
       ...['--http-host', '127.0.0.1', '--http-port', String(n.httpPort)],
       ...['--bootstrap-voters', voters, '--flush-mode', this.flushMode, '--log-level', 'warn'],
-      // BENCH_BROKER_ARGS (extra broker flags) applies here too.
-      ...(process.env.BENCH_BROKER_ARGS ?? '').split(' ').filter((a) => a !== ''),
+      ...envArgs('BENCH_BROKER_ARGS'),
     ];
-    // BENCH_BROKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof') applies here too.
-    const nodeArgs = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-    n.process = await startProcess({ command: process.execPath, args: [...BROKER_NODE_FLAGS, ...nodeArgs, ...args], name: `broker-${n.id}`, outputLinesMax: 2_000 });
+    // BENCH_BROKER_ARGS and BENCH_BROKER_NODE_ARGS (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof') apply here too.
+    n.process = await startProcess({ command: process.execPath, args: [...BROKER_NODE_FLAGS, ...envArgs('BENCH_BROKER_NODE_ARGS'), ...args], name: `broker-${n.id}`, outputLinesMax: 2_000 });
   }
 
   async waitReady(n: Node): Promise<void> {
@@ -173,9 +170,7 @@ class BenchCluster {
         const p = n.process;
         if (p === undefined || p.exitStatus !== undefined) return;
         await p.stop(STOP_GRACE_MS).catch(() => p.kill('SIGKILL'));
-        // BENCH_BROKER_OUTPUT=file keeps each broker's last output lines (e.g. with --trace-gc).
-        const keep = process.env.BENCH_BROKER_OUTPUT;
-        if (keep !== undefined && keep !== '') appendFileSync(keep, `${p.output(2_000)}\n`);
+        keepBrokerOutput(p.output(2_000));
       }),
     );
   }

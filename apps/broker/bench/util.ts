@@ -1,6 +1,6 @@
 // Small helpers shared by the broker benchmark sections.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 
 export const progress = (text: string): boolean => process.stderr.write(`${text}\n`);
 
@@ -16,6 +16,17 @@ export function median(values: number[]): number {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Space-separated arguments from the environment (BENCH_BROKER_ARGS, BENCH_BROKER_NODE_ARGS). */
+export function envArgs(name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter((a) => a !== '');
+}
+
+/** BENCH_BROKER_OUTPUT=file keeps a stopped broker's last output lines there (e.g. with --trace-gc). */
+export function keepBrokerOutput(output: string): void {
+  const keep = process.env.BENCH_BROKER_OUTPUT;
+  if (keep !== undefined && keep !== '') appendFileSync(keep, `${output}\n`);
 }
 
 /** An integer from the environment, with a default and a lower bound. */

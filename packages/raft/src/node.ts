@@ -307,14 +307,16 @@ export class RaftNode {
         this.readys++;
         // A leader replicates while it writes its own disk; everyone else persists first.
         if (rd.messagesBeforePersist) this.opts.transport.send(rd.messages);
-        const early = this.applyDurable(rd);
-        // With all of them applied, entries its followers commit meanwhile apply as they do.
-        this.applyingAhead = early === rd.committedEntries.length;
+        // Committed entries already on disk apply before this Ready's write (the Ready contract
+        // allows it): their proposals resolve one write sooner. With all of them applied, what
+        // the followers commit meanwhile applies as it does (takeCommitted).
+        for (let i = 0; i < rd.durableCommitted; i++) this.applyEntry(rd.committedEntries[i]!);
+        this.applyingAhead = rd.durableCommitted === rd.committedEntries.length;
         await this.storage.persist(rd.hardState, rd.entries, rd.snapshot, rd.mustSync);
         this.applyingAhead = false;
         if (this.stopped) return;
         if (!rd.messagesBeforePersist) this.opts.transport.send(rd.messages);
-        this.apply(rd, early);
+        this.apply(rd);
         this.raft.advance(rd);
         await this.maybeCompact();
       }
@@ -346,21 +348,8 @@ export class RaftNode {
     }
   }
 
-  /**
-   * Applies the leading committed entries of `rd` that this node already holds on disk, before
-   * the Ready's own write (the Ready contract allows it): they are committed, so nothing about
-   * them waits for that write, and their proposals resolve one write sooner. Returns how many.
-   */
-  private applyDurable(rd: Ready): number {
-    if (rd.snapshot !== undefined) return 0;
-    const durable = this.storage.cache.lastIndex();
-    let n = 0;
-    while (n < rd.committedEntries.length && rd.committedEntries[n]!.index <= durable) this.applyEntry(rd.committedEntries[n++]!);
-    return n;
-  }
-
-  /** The rest of `rd` once persisted: soft state, snapshot, committed entries from `from` on, reads. */
-  private apply(rd: Ready, from: number): void {
+  /** The rest of `rd` once persisted: soft state, snapshot, committed entries past the durable ones, reads. */
+  private apply(rd: Ready): void {
     if (rd.softState !== undefined) this.onSoftState(rd.softState.leaderId, rd.softState.role);
     if (rd.snapshot !== undefined) {
       this.opts.stateMachine.restore(rd.snapshot.data);
@@ -374,7 +363,7 @@ export class RaftNode {
         }
       }
     }
-    for (let i = from; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
+    for (let i = rd.durableCommitted; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.requestId);
       if (r !== undefined) r.index = rs.index;

@@ -254,9 +254,9 @@ export class Raft {
    * 2. only then send `messages` (a vote or append ack must never outrun its persistence),
    *    unless `messagesBeforePersist`: then they may go out before step 1;
    * 3. apply `snapshot` (if any) and then `committedEntries` to the state machine, and serve
-   *    `readStates` once applied ≥ their index. Committed entries the node already holds in
-   *    stable storage (from earlier Readys) may be applied before step 1: they are committed,
-   *    and no later write can change them;
+   *    `readStates` once applied ≥ their index. The first `durableCommitted` of them are in
+   *    stable storage already (from earlier Readys) and may be applied before step 1: they are
+   *    committed, and no later write can change them;
    * 4. call advance(ready). No other ready() may be taken before advance().
    * The core may be stepped, ticked and proposed to between ready() and advance().
    */
@@ -270,13 +270,18 @@ export class Raft {
     const hardChanged = !hardStateEqual(hs, this.prevHardState);
     const entries = this.log.unstableEntries();
     const snapshot = this.log.unstable.snapshot;
+    const committedEntries = this.log.nextCommittedEntries();
+    const stable = this.log.stableLastIndex();
+    let durableCommitted = 0;
+    if (snapshot === undefined) while ((committedEntries[durableCommitted]?.index ?? Infinity) <= stable) durableCommitted++;
     const rd: Ready = {
       softState: softChanged ? ss : undefined,
       hardState: hardChanged ? hs : undefined,
       entries,
       snapshot,
       messages: this.msgs,
-      committedEntries: this.log.nextCommittedEntries(),
+      committedEntries,
+      durableCommitted,
       readStates: this.readStates,
       mustSync: entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
       messagesBeforePersist:
@@ -311,7 +316,7 @@ export class Raft {
     const last = ents[ents.length - 1];
     if (last === undefined) return [];
     this.log.appliedTo(last.index);
-    this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entriesSize(ents));
+    this.releaseUncommitted(ents);
     this.foldCommittedConf();
     return ents;
   }
@@ -339,9 +344,14 @@ export class Raft {
     if (lastCommitted !== undefined) {
       // Entries after it may have been applied already through takeCommitted().
       if (lastCommitted.index > this.log.applied) this.log.appliedTo(lastCommitted.index);
-      if (this.role === StateRole.Leader) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entriesSize(rd.committedEntries));
+      this.releaseUncommitted(rd.committedEntries);
     }
     this.foldCommittedConf();
+  }
+
+  /** A leader's committed entries no longer count against uncommittedBytesMax. */
+  private releaseUncommitted(ents: readonly Entry[]): void {
+    if (this.role === StateRole.Leader) this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entriesSize(ents));
   }
 
   softState(): SoftState {

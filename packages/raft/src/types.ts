@@ -116,6 +116,11 @@ export interface Ready {
   readonly snapshot: Snapshot | undefined;
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
+  /**
+   * How many leading `committedEntries` are in stable storage already (from earlier Readys):
+   * those may be applied before this Ready is persisted. 0 when it carries a snapshot.
+   */
+  readonly durableCommitted: number;
   readonly readStates: readonly ReadState[];
   /** True when hardState, entries or snapshot must be fsynced before `messages` go out. */
   readonly mustSync: boolean;

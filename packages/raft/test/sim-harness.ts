@@ -230,12 +230,8 @@ export class RaftSimulation {
     if (rd.messagesBeforePersist) for (const m of rd.messages) this.net.send(node.id, m.to, m);
     // As RaftNode does: committed entries already durable here apply before the write, and
     // with all of them applied, what followers commit meanwhile applies at once.
-    let early = 0;
-    if (rd.snapshot === undefined) {
-      const durable = node.durable.lastIndex();
-      while (early < rd.committedEntries.length && rd.committedEntries[early]!.index <= durable) this.apply(node, rd.committedEntries[early++]!);
-    }
-    node.applyingAhead = early === rd.committedEntries.length;
+    for (const e of rd.committedEntries.slice(0, rd.durableCommitted)) this.apply(node, e);
+    node.applyingAhead = rd.durableCommitted === rd.committedEntries.length;
     this.sim.schedule(rd.mustSync ? 1 + this.prng.int(3) : 0, () => {
       if (node.incarnation !== inc) return; // crashed before the sync completed: all lost
       node.applyingAhead = false;
@@ -257,7 +253,7 @@ export class RaftSimulation {
           p.done('unknown');
         }
       }
-      for (const e of rd.committedEntries.slice(early)) this.apply(node, e);
+      for (const e of rd.committedEntries.slice(rd.durableCommitted)) this.apply(node, e);
       for (const rs of rd.readStates) {
         const g = node.gets.get(rs.requestId);
         if (g !== undefined) g.index = rs.index;

@@ -58,6 +58,11 @@ function infoOf(view: BatchView): BatchInfo {
 }
 
 /** Header of the batch at `pos` (framing, magic, int64 ranges; not the CRC). Throws INVALID_RECORD. */
+/** The offset after a batch's last record. */
+export function nextOffsetOf(info: BatchInfo): number {
+  return info.baseOffset + info.lastOffsetDelta + 1;
+}
+
 export function parseBatchHeader(buf: Buffer, pos = 0): BatchInfo {
   try {
     const view = BatchView.parse(buf, pos);

@@ -1,4 +1,4 @@
-import { type BatchInfo, setBaseOffset, setPartitionLeaderEpoch, splitAndValidate, splitVerified } from './batch.js';
+import { type BatchInfo, nextOffsetOf, setBaseOffset, setPartitionLeaderEpoch, splitAndValidate, splitVerified } from './batch.js';
 import { asBuffer } from './bytes.js';
 import { type ResolvedOptions } from './config.js';
 import { StorageError, invalidArgument } from './errors.js';
@@ -30,11 +30,15 @@ export interface AppendOptions {
   readonly onAssigned?: (batches: readonly AssignedBatch[]) => void;
 }
 
-/** A batch as an append wrote it: its bytes, first offset and the offset after its last record. */
+/** A batch as an append wrote it (or a read found it): its bytes, first offset and the offset after its last record. */
 export interface AssignedBatch {
   readonly bytes: Buffer;
   readonly baseOffset: number;
   readonly nextOffset: number;
+}
+
+function spanOf(bytes: Buffer, info: BatchInfo): AssignedBatch {
+  return { bytes, baseOffset: info.baseOffset, nextOffset: nextOffsetOf(info) };
 }
 
 export interface AppendResult {
@@ -230,7 +234,7 @@ export class PartitionLog {
       }
       if (epoch !== undefined) setPartitionLeaderEpoch(b.bytes, epoch);
       const info: BatchInfo = { ...b.info, baseOffset: base, partitionLeaderEpoch: epoch ?? b.info.partitionLeaderEpoch };
-      next = base + info.lastOffsetDelta + 1;
+      next = nextOffsetOf(info);
       if (!Number.isSafeInteger(next)) {
         this.ctx.releaseMemory(total);
         throw new StorageError('INVALID_RECORD', 'offset beyond the safe-integer range');
@@ -242,7 +246,7 @@ export class PartitionLog {
       this.id,
       entries.map((e) => e.bytes),
     );
-    options.onAssigned?.(entries.map((e) => ({ bytes: e.bytes, baseOffset: e.info.baseOffset, nextOffset: e.info.baseOffset + e.info.lastOffsetDelta + 1 })));
+    options.onAssigned?.(entries.map((e) => spanOf(e.bytes, e.info)));
     const done = op.then(
       (position) => {
         this.ctx.releaseMemory(total);
@@ -268,7 +272,7 @@ export class PartitionLog {
   install(entries: readonly { bytes: Buffer; info: BatchInfo }[], position: WalPosition): void {
     const now = this.ctx.options.clock.now();
     for (const e of entries) {
-      const nextOffset = e.info.baseOffset + e.info.lastOffsetDelta + 1;
+      const nextOffset = nextOffsetOf(e.info);
       this.memtable.add({ bytes: ownedBytes(e.bytes), info: e.info, baseOffset: e.info.baseOffset, nextOffset, wal: position }, now);
       const latest = this.epochList.at(-1);
       const epoch = e.info.partitionLeaderEpoch;
@@ -342,7 +346,7 @@ export class PartitionLog {
   }
 
   /** Batches from the table or memtable holding `cursor`; sourceNextOffset is the table's end (null for the memtable). */
-  private async readSource(cursor: number, maxBytes: number): Promise<{ batches: { bytes: Buffer; baseOffset: number; nextOffset: number }[]; sourceNextOffset: number | null }> {
+  private async readSource(cursor: number, maxBytes: number): Promise<{ batches: AssignedBatch[]; sourceNextOffset: number | null }> {
     for (;;) {
       const memFirst = this.memtable.firstOffset;
       const table = memFirst !== undefined && cursor >= memFirst ? undefined : this.tableList.find((t) => t.nextOffset > cursor);
@@ -351,7 +355,7 @@ export class PartitionLog {
       try {
         const got = await reader.read(cursor, maxBytes);
         if (got.length > 0) {
-          const batches = got.map((g) => ({ bytes: g.bytes, baseOffset: g.info.baseOffset, nextOffset: g.info.baseOffset + g.info.lastOffsetDelta + 1 }));
+          const batches = got.map((g) => spanOf(g.bytes, g.info));
           return { batches, sourceNextOffset: table.nextOffset };
         }
       } finally {

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { BATCH_UNCOVERED_BYTES, decodeBatch, parseBatchHeader, verifyBatchCrc, type BatchInfo, type DecodeLimits } from './batch.js';
+import { BATCH_UNCOVERED_BYTES, decodeBatch, nextOffsetOf, parseBatchHeader, verifyBatchCrc, type BatchInfo, type DecodeLimits } from './batch.js';
 import { BloomFilter } from './bloom.js';
 import { crc32c, readI64LE, readU64LE, writeI64LE, writeU64LE } from './bytes.js';
 import { StorageError, corruption } from './errors.js';
@@ -88,7 +88,7 @@ export class SstWriter {
 
   /** Adds one batch; offsets must increase. */
   async add(batch: Buffer, info: BatchInfo): Promise<void> {
-    const next = info.baseOffset + info.lastOffsetDelta + 1;
+    const next = nextOffsetOf(info);
     if (info.baseOffset < this.lastNext) throw new StorageError('INVALID_ARGUMENT', `SSTable batches out of order: ${info.baseOffset} < ${this.lastNext}`);
     this.lastNext = next;
     if (this.blockBytes > 0 && this.blockBytes + batch.length > this.options.blockBytes) await this.endBlock();
