@@ -262,8 +262,10 @@ export class MemFileSystem implements FileSystem {
     this.check('truncate', p);
     const inode = this.mustGet(p);
     this.shrink(inode, Math.min(length, inode.length));
+    // NodeFileSystem.truncate fdatasyncs the file: everything written to it is durable too.
     inode.syncedLength = inode.length;
     inode.durable = null;
+    inode.undo = null;
   }
 
   async readdir(dir: string): Promise<string[]> {
