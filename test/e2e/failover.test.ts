@@ -39,6 +39,25 @@ const codeOfStatus = (s: BrokerStatus | undefined): string => (s === undefined ?
 
 const values = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
+describe('admin read-your-writes', () => {
+  it('a topic created through a broker that does not lead the metadata log is in its DescribeTopics at once', async () => {
+    const leader = await c().leaderOfMetadata();
+    const others = [1, 2, 3].filter((id) => id !== leader);
+    // The forwarding broker answers once its own log has applied the creation, not when the
+    // leader has: without that, a describe right after was seen to answer UNKNOWN_TOPIC.
+    for (let i = 0; i < 10; i++) {
+      const via = others[i % others.length] ?? 1;
+      const name = `ryw-${i}`;
+      const res = await c().client(via).createTopics({ topics: [{ name, numPartitions: 3, replicationFactor: 3, assignments: [], configs: {} }], timeoutMs: 10_000, validateOnly: false });
+      const err = res.topics[0]?.error;
+      expect(err === undefined ? 'NONE' : `${codeOf(err)} ${err.message}`, `create ${name} via broker ${via}`).toBe('NONE');
+      const d = await c().client(via).describeTopics({ names: [name], includeInternal: false });
+      expect(d.topics[0]?.error, `describe ${name} via broker ${via}`).toBeUndefined();
+      expect(d.topics[0]?.partitions).toHaveLength(3);
+    }
+  });
+});
+
 describe('broker restarts', () => {
   it('a broker killed with SIGKILL restarts and serves every acknowledged record', async () => {
     await topicOn('crash-data', 3, 1);

@@ -60,6 +60,12 @@ function outcomeToError(outcome: ApplyOutcome): StreamBusError | undefined {
   return outcome.ok ? undefined : new StreamBusError(errorCodeOf(outcome.error.code), outcome.error.message);
 }
 
+/** A committed and applied command's outcome, with its metadata log index. */
+interface Proposed {
+  readonly outcome: ApplyOutcome;
+  readonly index: number;
+}
+
 /**
  * The broker's view of the cluster metadata: a Raft node (voter or learner) over the
  * metadata log, the image it applies to, proposals (forwarded to the Raft leader when this
@@ -189,13 +195,17 @@ export class MetadataNode implements MetadataComponent {
    * Rejected commands reject with a StreamBusError carrying the metadata error's code.
    */
   async propose(command: MetadataCommand, timeoutMs = DEFAULT_PROPOSE_TIMEOUT_MS): Promise<ApplyOutcome & { ok: true }> {
-    const outcome = await this.proposeRaw(command, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const { outcome, index } = await this.proposeRaw(command, timeoutMs);
     const err = outcomeToError(outcome);
     if (err !== undefined) throw err;
+    // Read-your-writes: a forwarded command was applied at the leader; this broker's image
+    // shows it once its own log has applied that far (within the caller's time budget).
+    while (this.state.appliedIndex < index && !this.stopped && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     return outcome as ApplyOutcome & { ok: true };
   }
 
-  private async proposeRaw(command: MetadataCommand, timeoutMs: number): Promise<ApplyOutcome> {
+  private async proposeRaw(command: MetadataCommand, timeoutMs: number): Promise<Proposed> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.stopped || this.raft === undefined) throw new StreamBusError(ErrorCode.BROKER_NOT_AVAILABLE, 'broker is shutting down');
@@ -229,17 +239,17 @@ export class MetadataNode implements MetadataComponent {
     return this.voterIds[this.learnerVoterCursor];
   }
 
-  private async proposeLocally(command: MetadataCommand): Promise<ApplyOutcome> {
+  private async proposeLocally(command: MetadataCommand): Promise<Proposed> {
     const raft = this.raft;
     if (raft === undefined) throw new StreamBusError(ErrorCode.BROKER_NOT_AVAILABLE, 'raft not started');
     const { index } = await raft.propose(encodeEntry(command, Date.now()));
     const outcome = this.outcomes.get(index);
     this.outcomes.delete(index);
     if (outcome === undefined) throw new StreamBusError(ErrorCode.UNKNOWN_SERVER_ERROR, `no outcome recorded for metadata entry ${index}`);
-    return outcome;
+    return { outcome, index };
   }
 
-  private async forward(leaderId: number, command: MetadataCommand, timeoutMs: number): Promise<ApplyOutcome> {
+  private async forward(leaderId: number, command: MetadataCommand, timeoutMs: number): Promise<Proposed> {
     const client = this.forwardClient(leaderId);
     if (client === undefined) throw new StreamBusError(ErrorCode.LEADER_NOT_AVAILABLE, `no address known for metadata leader ${leaderId}`);
     const res = await client.forward(
@@ -249,7 +259,8 @@ export class MetadataNode implements MetadataComponent {
     if (res.error !== undefined && res.error.code !== ErrorCode.NONE) {
       throw new StreamBusError(res.error.code, res.error.message, { leaderId: res.leaderId });
     }
-    return JSON.parse(res.result.toString('utf8')) as ApplyOutcome;
+    const { index, ...outcome } = JSON.parse(res.result.toString('utf8')) as ApplyOutcome & { index?: number };
+    return { outcome, index: index ?? 0 };
   }
 
   /** Server side of RaftTransport.Forward: propose a peer's command if this broker leads the log. */
@@ -268,8 +279,9 @@ export class MetadataNode implements MetadataComponent {
     }
     try {
       const command = decodeCommand(req.command);
-      const outcome = await this.proposeLocally(command);
-      const wire = outcome.ok ? outcome : { ok: false, error: { code: outcome.error.code, message: outcome.error.message } };
+      const { outcome, index } = await this.proposeLocally(command);
+      // The entry's index lets the forwarding broker wait until it has applied it too.
+      const wire = outcome.ok ? { ...outcome, index } : { ok: false, error: { code: outcome.error.code, message: outcome.error.message }, index };
       return { result: Buffer.from(JSON.stringify(wire)), leaderTerm: status.term };
     } catch (err) {
       const e = err instanceof StreamBusError ? err : err instanceof RaftError && err.code === 'NOT_LEADER' ? new StreamBusError(ErrorCode.NOT_CONTROLLER, err.message) : new StreamBusError(ErrorCode.INVALID_REQUEST, err instanceof Error ? err.message : String(err));
