@@ -118,6 +118,17 @@ describe('produce and fetch', () => {
     }
     // Placement spreads 6 partitions over all 3 brokers.
     expect([...leaders].sort()).toEqual([1, 2, 3]);
+    // Each broker took acks=-1 writes: its /metrics shows the WAL's fdatasyncs and bytes.
+    for (const id of [1, 2, 3]) {
+      const text = await (await fetch(`http://127.0.0.1:${c().broker(id).httpPort}/metrics`)).text();
+      const value = (sample: string): number => {
+        const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+        return line === undefined ? NaN : Number(line.slice(sample.length + 1));
+      };
+      expect(value('streambus_storage_wal_sync_duration_seconds_count'), `broker ${id} WAL syncs`).toBeGreaterThan(0);
+      expect(value('streambus_storage_bytes_written_total{kind="wal"}'), `broker ${id} WAL bytes`).toBeGreaterThan(0);
+      expect(value('streambus_storage_memtable_bytes'), `broker ${id} memtable bytes`).toBeGreaterThan(0);
+    }
   });
 
   it('answers acks=0 at once, acks=1 and acks=-1 with the base offset', async () => {

@@ -359,6 +359,12 @@ export interface BrokerMetrics {
   readonly raftCommitIndex: Gauge;
   readonly raftAppliedIndex: Gauge;
   readonly raftLeaderId: Gauge;
+  readonly walSyncDuration: Histogram;
+  readonly memtableBytes: Gauge;
+  readonly sstables: Gauge;
+  readonly storageFlushes: Counter;
+  readonly storageCompactions: Counter;
+  readonly storageBytesWritten: Counter<'kind'>;
   readonly ready: Gauge;
 }
 
@@ -394,6 +400,12 @@ export function createBrokerMetrics(registry: MetricsRegistry, identity: BrokerI
     raftCommitIndex: registry.gauge({ name: 'streambus_raft_commit_index', help: 'Highest metadata log index known committed.' }),
     raftAppliedIndex: registry.gauge({ name: 'streambus_raft_applied_index', help: 'Highest metadata log index applied to the local metadata state.' }),
     raftLeaderId: registry.gauge({ name: 'streambus_raft_leader_id', help: 'Broker id of the metadata Raft leader; -1 when unknown.' }),
+    walSyncDuration: registry.histogram({ name: 'streambus_storage_wal_sync_duration_seconds', help: 'Duration of each fdatasync of the write-ahead log (one per group commit under flush=always).', buckets: LATENCY_BUCKETS_SECONDS }),
+    memtableBytes: registry.gauge({ name: 'streambus_storage_memtable_bytes', help: 'Bytes held in memtables, all partitions together (bounded by the memtable budget).' }),
+    sstables: registry.gauge({ name: 'streambus_storage_sstables', help: 'SSTable files holding partition data.' }),
+    storageFlushes: registry.counter({ name: 'streambus_storage_flushes_total', help: 'Memtable flushes to SSTables.' }),
+    storageCompactions: registry.counter({ name: 'streambus_storage_compactions_total', help: 'SSTable merges and key compactions.' }),
+    storageBytesWritten: registry.counter({ name: 'streambus_storage_bytes_written_total', help: 'Bytes the storage engine wrote, by kind: wal, flush (memtables to SSTables), compaction (SSTables rewritten).', labelNames: ['kind'] }),
     ready: registry.gauge({ name: 'streambus_broker_ready', help: '1 when /readyz answers 200, else 0.' }),
   };
   for (const role of ['leader', 'follower']) metrics.partitions.set({ role }, 0);

@@ -28,9 +28,28 @@ export class StorageComponent implements BrokerComponent {
       walRollBytes: s.walSegmentBytes,
       walSpareSegments: s.walSpareSegments,
       defaultPartitionConfig: { segmentBytes: s.sstableTargetBytes },
+      onWalSync: (seconds) => this.ctx.metrics.walSyncDuration.observe(seconds),
     });
+    this.exportStats(this.opened);
     const stats = this.opened.stats();
     this.logger.info({ ...stats, partitions: this.opened.listPartitions().length }, 'storage opened');
+  }
+
+  /** Storage figures on /metrics; cumulative ones become counters by their growth since the last scrape. */
+  private exportStats(engine: StorageEngine): void {
+    const m = this.ctx.metrics;
+    let last = engine.stats();
+    this.ctx.registry.addCollector(() => {
+      const now = engine.stats();
+      m.memtableBytes.set(now.memtableBytes);
+      m.sstables.set(now.tables);
+      m.storageFlushes.inc(Math.max(0, now.flushes - last.flushes));
+      m.storageCompactions.inc(Math.max(0, now.compactions - last.compactions));
+      m.storageBytesWritten.inc({ kind: 'wal' }, Math.max(0, now.walBytesWritten - last.walBytesWritten));
+      m.storageBytesWritten.inc({ kind: 'flush' }, Math.max(0, now.flushedBytes - last.flushedBytes));
+      m.storageBytesWritten.inc({ kind: 'compaction' }, Math.max(0, now.compactedBytes - last.compactedBytes));
+      last = now;
+    });
   }
 
   async stop(): Promise<void> {

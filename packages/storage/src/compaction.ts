@@ -30,6 +30,7 @@ async function writeOutputs(log: PartitionLog, ctx: EngineContext, batches: Asyn
       await ctx.throttle(b.bytes.length);
     }
     if (writer !== null) out.push(await writer.finish());
+    for (const t of out) ctx.tableWritten('compaction', t.bytes);
     return out;
   } catch (err) {
     if (writer !== null) await writer.abandon();

@@ -43,6 +43,8 @@ export interface StorageOptions {
   readonly compactionMinTables?: number;
   /** Throttle for background writes (compaction, zero-filling WAL spares); 0 means unthrottled. */
   readonly compactionBytesPerSec?: number;
+  /** Told how long each WAL fdatasync took, in seconds (the broker's latency histogram). */
+  readonly onWalSync?: (seconds: number) => void;
   /** Period of the background maintenance (age flush, retention, compaction); 0 disables the timer. */
   readonly maintenanceIntervalMs?: number;
   readonly openTablesMax?: number;
@@ -119,6 +121,7 @@ export function resolveOptions(o: StorageOptions): ResolvedOptions {
     bloomBitsPerKey: positiveInt('bloomBitsPerKey', o.bloomBitsPerKey ?? 10, 0),
     compactionMinTables: positiveInt('compactionMinTables', o.compactionMinTables ?? 4, 2),
     compactionBytesPerSec: positiveInt('compactionBytesPerSec', o.compactionBytesPerSec ?? 64 * MiB, 0),
+    onWalSync: o.onWalSync ?? (() => undefined),
     maintenanceIntervalMs: positiveInt('maintenanceIntervalMs', o.maintenanceIntervalMs ?? 1000, 0),
     openTablesMax: positiveInt('openTablesMax', o.openTablesMax ?? 512),
     manifestBytesMax: positiveInt('manifestBytesMax', o.manifestBytesMax ?? 4 * MiB, 1024),

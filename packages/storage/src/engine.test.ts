@@ -465,6 +465,29 @@ describe('retention and compaction', () => {
     await engine.close();
   });
 
+  it('counts the bytes it writes (WAL, flushes, merges) and reports every WAL fdatasync', async () => {
+    const syncs: number[] = [];
+    const { engine } = await openMem(35, { compactionMinTables: 3, flush: 'always', onWalSync: (s) => syncs.push(s) });
+    const p = await engine.createPartition(TP, { retentionMs: -1 });
+    let appended = 0;
+    for (let i = 0; i < 6; i++) {
+      const batch = await batchOf(`w${i}`, 2);
+      appended += batch.length;
+      await p.append(batch);
+      await engine.flushAll();
+    }
+    const afterFlushes = engine.stats();
+    expect(afterFlushes.walBytesWritten).toBeGreaterThan(appended); // frames add headers
+    expect(afterFlushes.flushedBytes).toBeGreaterThan(appended); // tables add blocks, indexes, footer
+    expect(afterFlushes.compactedBytes).toBe(0);
+    expect(syncs.length).toBeGreaterThanOrEqual(6);
+    expect(syncs.every((s) => s >= 0 && s < 60)).toBe(true);
+    await engine.maintain();
+    expect(engine.stats().compactions).toBe(1);
+    expect(engine.stats().compactedBytes).toBeGreaterThan(appended);
+    await engine.close();
+  });
+
   it('a partition deleted while its tables are being merged is no storage failure', async () => {
     // Every interleaving of the delete with the merge's reads, by how long the delete waits.
     for (let ticks = 0; ticks < 12; ticks++) {

@@ -28,6 +28,12 @@ export interface EngineStats {
   readonly walSpares: number;
   readonly flushes: number;
   readonly compactions: number;
+  /** WAL frame bytes written since open. */
+  readonly walBytesWritten: number;
+  /** SSTable bytes written from memtables (flushes, and the memtable rest of a truncation). */
+  readonly flushedBytes: number;
+  /** SSTable bytes written by merges, key compaction and truncation rewrites. */
+  readonly compactedBytes: number;
 }
 
 /**
@@ -52,7 +58,7 @@ export class StorageEngine {
   private flusher: Promise<void> | null = null;
   private maintenance: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
-  private counters = { flushes: 0, compactions: 0 };
+  private counters = { flushes: 0, compactions: 0, flushedBytes: 0, compactedBytes: 0 };
   private readonly ctx: EngineContext;
   readonly corruptTables: CorruptTable[] = [];
 
@@ -132,6 +138,7 @@ export class StorageEngine {
       frameBytesMax,
       spareSegments: this.options.walSpareSegments,
       pace: (bytes) => this.throttle(bytes),
+      onSync: this.options.onWalSync,
     });
     await this.afterStructureChange();
     if (this.options.maintenanceIntervalMs > 0) {
@@ -229,6 +236,9 @@ export class StorageEngine {
       walSpares: this.wal?.spareCount ?? 0,
       flushes: this.counters.flushes,
       compactions: this.counters.compactions,
+      walBytesWritten: this.wal?.bytesWritten ?? 0,
+      flushedBytes: this.counters.flushedBytes,
+      compactedBytes: this.counters.compactedBytes,
     };
   }
 
@@ -326,6 +336,10 @@ export class StorageEngine {
       waitForBudget: (bytes) => this.waitForBudget(bytes),
       fail: (err) => this.fail(err),
       afterStructureChange: () => this.afterStructureChange(),
+      tableWritten: (kind, bytes) => {
+        if (kind === 'flush') this.counters.flushedBytes += bytes;
+        else this.counters.compactedBytes += bytes;
+      },
       throttle: (bytes) => this.throttle(bytes),
     };
   }

@@ -75,6 +75,8 @@ export interface EngineContext {
   waitForBudget(bytes: number): Promise<void>;
   fail(err: unknown): StorageError;
   afterStructureChange(): Promise<void>;
+  /** Counts an SSTable written: from a memtable, or rewritten from other tables. */
+  tableWritten(kind: 'flush' | 'compaction', bytes: number): void;
   throttle(bytes: number): Promise<void>;
 }
 
@@ -626,6 +628,7 @@ export class PartitionLog {
         bytes += e.bytes.length;
       }
       if (writer !== null) out.push(await writer.finish());
+      for (const t of out) this.ctx.tableWritten('flush', t.bytes);
       return out;
     } catch (err) {
       if (writer !== null) await writer.abandon();
@@ -655,7 +658,10 @@ export class PartitionLog {
         writer ??= await this.newWriter();
         await writer.add(b.bytes, b.info);
       }
-      return writer === null ? null : await writer.finish();
+      if (writer === null) return null;
+      const meta = await writer.finish();
+      this.ctx.tableWritten('compaction', meta.bytes);
+      return meta;
     } catch (err) {
       if (writer !== null) await writer.abandon();
       throw err;
