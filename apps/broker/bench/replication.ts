@@ -71,6 +71,27 @@ export interface ReplicationFigures {
   readonly rf3VsRf1: number;
 }
 
+interface StorageScrape {
+  /** Bytes written by the storage engines (WAL, flushes, compaction). */
+  written: number;
+  /** Cumulative WAL fdatasync histogram: upper bound (s) → count. */
+  syncBuckets: Map<number, number>;
+  /** The longest event-loop stall of any broker since the previous scrape. */
+  loopLagMaxMs: number;
+  /** The fullest broker's memtables now. */
+  memtableBytesMax: number;
+}
+
+/** The upper bucket bound (ms) under which `q` of the WAL syncs between two scrapes fell. */
+function syncQuantileMs(before: StorageScrape, after: StorageScrape, q: number): number {
+  const bounds = [...after.syncBuckets.keys()].sort((a, b) => a - b);
+  const delta = (le: number): number => (after.syncBuckets.get(le) ?? 0) - (before.syncBuckets.get(le) ?? 0);
+  const total = delta(Infinity);
+  if (total <= 0) return NaN;
+  const le = bounds.find((b) => delta(b) >= q * total) ?? Infinity;
+  return le * 1000;
+}
+
 interface Node {
   readonly id: number;
   readonly clientPort: number;
@@ -149,6 +170,29 @@ class BenchCluster {
   }
 
   /** CPU (ms, all threads) used so far by every running broker together, user and system. */
+  /** What the brokers' /metrics say about their storage, summed over the running brokers. */
+  async storage(): Promise<StorageScrape> {
+    const total: StorageScrape = { written: 0, syncBuckets: new Map(), loopLagMaxMs: 0, memtableBytesMax: 0 };
+    for (const n of this.nodes) {
+      if (n.process === undefined || n.process.exitStatus !== undefined) continue;
+      const text = await fetch(`http://127.0.0.1:${n.httpPort}/metrics`).then((r) => r.text());
+      for (const line of text.split('\n')) {
+        const written = /^streambus_storage_bytes_written_total\{kind="\w+"\} (\S+)$/.exec(line);
+        if (written !== null) total.written += Number(written[1]);
+        const lag = /^nodejs_eventloop_lag_max_seconds (\S+)$/.exec(line);
+        if (lag !== null) total.loopLagMaxMs = Math.max(total.loopLagMaxMs, Number(lag[1]) * 1000);
+        const mem = /^streambus_storage_memtable_bytes (\S+)$/.exec(line);
+        if (mem !== null) total.memtableBytesMax = Math.max(total.memtableBytesMax, Number(mem[1]));
+        const bucket = /^streambus_storage_wal_sync_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/.exec(line);
+        if (bucket !== null) {
+          const le = bucket[1] === '+Inf' ? Infinity : Number(bucket[1]);
+          total.syncBuckets.set(le, (total.syncBuckets.get(le) ?? 0) + Number(bucket[2]));
+        }
+      }
+    }
+    return total;
+  }
+
   cpuMs(): { userMs: number; sysMs: number } {
     const total = { userMs: 0, sysMs: 0 };
     for (const n of this.nodes) {
@@ -315,6 +359,7 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     const rf1: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0, sysMs: 0, machineIdleMs: 0, machineMs: 0 };
     const rf3: RunResult = { bytes: 0, records: 0, seconds: 0, cpuMs: 0, sysMs: 0, machineIdleMs: 0, machineMs: 0 };
     const sliceMs = config.phaseMs / config.rounds;
+    const storage0 = await cluster.storage();
     for (let r = 0; r < config.rounds; r++) {
       for (const [total, w, l, acks] of [[rf1, w1, l1, 1], [rf3, w3, l3, -1]] as const) {
         const cpu0 = cluster.cpuMs();
@@ -331,6 +376,10 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
         total.seconds += s.seconds;
       }
     }
+    // Replica bytes: what every replica appended. The engines keep flushing and merging them
+    // after the phase, so this undercounts a little (the next phases' writes are not counted).
+    const storage1 = await cluster.storage();
+    const writtenPerReplicaByte = (storage1.written - storage0.written) / (rf1.bytes + 3 * rf3.bytes);
     const cpuPerMB = (r: RunResult): number => (r.cpuMs ?? NaN) / (r.bytes / 1e6);
     const sysPerMB = (r: RunResult): number => (r.sysMs ?? NaN) / (r.bytes / 1e6);
     const idlePct = (r: RunResult): number => (100 * (r.machineIdleMs ?? NaN)) / (r.machineMs ?? NaN);
@@ -338,7 +387,10 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
 
     const targetMBPerSecond = mbps(rf3) / 2;
     const histogram = latencyHistogram();
+    const beforePaced = await cluster.storage();
     const paced = await produceRun(cluster, w3, l3, -1, { inFlight: PACED_WINDOW_MAX, durationMs: config.latencyMs, intervalMs: (w3.batchBytes / (targetMBPerSecond * 1e6)) * 1000, histogram });
+    const afterPaced = await cluster.storage();
+    const walSync = { p50: syncQuantileMs(beforePaced, afterPaced, 0.5), p99: syncQuantileMs(beforePaced, afterPaced, 0.99) };
     const latency = { p50: histogram.getValueAtPercentile(50) / 1000, p99: histogram.getValueAtPercentile(99) / 1000, p999: histogram.getValueAtPercentile(99.9) / 1000, max: histogram.maxValue / 1000, count: histogram.totalCount };
     const lightHistogram = latencyHistogram();
     await produceRun(cluster, w3, l3, -1, { inFlight: PACED_WINDOW_MAX, durationMs: config.latencyMs, intervalMs: (w3.batchBytes / (config.lightMBPerSecond * 1e6)) * 1000, histogram: lightHistogram });
@@ -346,6 +398,7 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
     histogram.destroy();
     lightHistogram.destroy();
     progress(`  acks=all paced at ${targetMBPerSecond.toFixed(0)} MB/s (achieved ${mbps(paced).toFixed(0)}): p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, p99.9 ${latency.p999.toFixed(2)} ms`);
+    progress(`  meanwhile the brokers' WAL fdatasyncs: p50 ≤ ${walSync.p50} ms, p99 ≤ ${walSync.p99} ms (histogram buckets), longest event-loop stall ${afterPaced.loopLagMaxMs.toFixed(0)} ms; storage wrote ${writtenPerReplicaByte.toFixed(2)} bytes per replica byte in the throughput phase (WAL, flushes, merges)`);
     progress(`  acks=all paced at ${config.lightMBPerSecond} MB/s (light load): p50 ${light.p50.toFixed(2)} ms, p99 ${light.p99.toFixed(2)} ms`);
 
     // Catch-up: a follower of every partition it does not lead is killed; acks=all continues
@@ -400,6 +453,9 @@ export async function runReplicationBench(mainJs: string, dir: string, config: R
         rf3ProduceAckP999Ms: round(latency.p999),
         rf3ProduceAckMaxMs: round(latency.max),
         rf3ProduceAckSamples: latency.count,
+        rf3PacedWalSyncP50MsAtMost: walSync.p50,
+        rf3PacedWalSyncP99MsAtMost: walSync.p99,
+        storageBytesWrittenPerReplicaByte: round(writtenPerReplicaByte),
         rf3LightLoadMBPerSecond: config.lightMBPerSecond,
         rf3LightLoadAckP50Ms: round(light.p50),
         rf3LightLoadAckP99Ms: round(light.p99),
