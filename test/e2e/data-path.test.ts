@@ -15,6 +15,7 @@ import {
   expectOk,
   fetchPartition,
   latestOffset,
+  metricValue,
   partitionLeader,
   produceBytes,
   produceValues,
@@ -121,13 +122,9 @@ describe('produce and fetch', () => {
     // Each broker took acks=-1 writes: its /metrics shows the WAL's fdatasyncs and bytes.
     for (const id of [1, 2, 3]) {
       const text = await (await fetch(`http://127.0.0.1:${c().broker(id).httpPort}/metrics`)).text();
-      const value = (sample: string): number => {
-        const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-        return line === undefined ? NaN : Number(line.slice(sample.length + 1));
-      };
-      expect(value('streambus_storage_wal_sync_duration_seconds_count'), `broker ${id} WAL syncs`).toBeGreaterThan(0);
-      expect(value('streambus_storage_bytes_written_total{kind="wal"}'), `broker ${id} WAL bytes`).toBeGreaterThan(0);
-      expect(value('streambus_storage_memtable_bytes'), `broker ${id} memtable bytes`).toBeGreaterThan(0);
+      expect(metricValue(text, 'streambus_storage_wal_sync_duration_seconds_count'), `broker ${id} WAL syncs`).toBeGreaterThan(0);
+      expect(metricValue(text, 'streambus_storage_bytes_written_total{kind="wal"}'), `broker ${id} WAL bytes`).toBeGreaterThan(0);
+      expect(metricValue(text, 'streambus_storage_memtable_bytes'), `broker ${id} memtable bytes`).toBeGreaterThan(0);
     }
   });
 

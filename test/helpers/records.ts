@@ -146,3 +146,10 @@ export async function waitLeaderServes(leader: StreamBusClient, topic: string, p
     { timeoutMs, intervalMs: 20, what: () => `the leader to serve ${topic}-${partition} (last: ${last})` },
   );
 }
+
+/** The value of one sample (name with its labels, as rendered) in a Prometheus text scrape. */
+export function metricValue(text: string, sample: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  if (line === undefined) throw new Error(`metric ${sample} missing`);
+  return Number(line.slice(sample.length + 1));
+}

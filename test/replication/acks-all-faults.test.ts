@@ -11,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@streambus/protocol';
 import { printLogsOnFailure, startCluster, type TestCluster } from '../helpers/cluster.js';
-import { batchOf, codeOf, expectOk, fetchPartition, produceValues, waitLeaderServes } from '../helpers/records.js';
+import { batchOf, codeOf, expectOk, fetchPartition, metricValue, produceValues, waitLeaderServes } from '../helpers/records.js';
 import { waitFor } from '../helpers/wait.js';
 import { AckedWriter, checkTotalQueue, describePartition, diskBatches, prefixBelow, readFromLeader, waitPartition, type WriterStats } from './harness.js';
 
@@ -57,12 +57,6 @@ async function createPlaced(name: string, assignment: number[][]): Promise<void>
     // (LEADER_NOT_AVAILABLE "taking up leadership"); the scenarios start once it does.
     await waitLeaderServes(c().client(replicas[0] ?? 1), name, p);
   }
-}
-
-function metricValue(text: string, name: string): number {
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  if (m?.[1] === undefined) throw new Error(`metric ${name} missing`);
-  return Number(m[1]);
 }
 
 const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);

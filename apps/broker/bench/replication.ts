@@ -78,8 +78,6 @@ interface StorageScrape {
   syncBuckets: Map<number, number>;
   /** The longest event-loop stall of any broker since the previous scrape. */
   loopLagMaxMs: number;
-  /** The fullest broker's memtables now. */
-  memtableBytesMax: number;
 }
 
 /** The upper bucket bound (ms) under which `q` of the WAL syncs between two scrapes fell. */
@@ -169,10 +167,9 @@ class BenchCluster {
     await n.process?.waitExit(STOP_GRACE_MS);
   }
 
-  /** CPU (ms, all threads) used so far by every running broker together, user and system. */
   /** What the brokers' /metrics say about their storage, summed over the running brokers. */
   async storage(): Promise<StorageScrape> {
-    const total: StorageScrape = { written: 0, syncBuckets: new Map(), loopLagMaxMs: 0, memtableBytesMax: 0 };
+    const total: StorageScrape = { written: 0, syncBuckets: new Map(), loopLagMaxMs: 0 };
     for (const n of this.nodes) {
       if (n.process === undefined || n.process.exitStatus !== undefined) continue;
       const text = await fetch(`http://127.0.0.1:${n.httpPort}/metrics`).then((r) => r.text());
@@ -181,8 +178,6 @@ class BenchCluster {
         if (written !== null) total.written += Number(written[1]);
         const lag = /^nodejs_eventloop_lag_max_seconds (\S+)$/.exec(line);
         if (lag !== null) total.loopLagMaxMs = Math.max(total.loopLagMaxMs, Number(lag[1]) * 1000);
-        const mem = /^streambus_storage_memtable_bytes (\S+)$/.exec(line);
-        if (mem !== null) total.memtableBytesMax = Math.max(total.memtableBytesMax, Number(mem[1]));
         const bucket = /^streambus_storage_wal_sync_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/.exec(line);
         if (bucket !== null) {
           const le = bucket[1] === '+Inf' ? Infinity : Number(bucket[1]);
@@ -193,6 +188,7 @@ class BenchCluster {
     return total;
   }
 
+  /** CPU (ms, all threads) used so far by every running broker together, user and system. */
   cpuMs(): { userMs: number; sysMs: number } {
     const total = { userMs: 0, sysMs: 0 };
     for (const n of this.nodes) {

@@ -68,12 +68,12 @@ export class Admin {
     return this.metadata.image;
   }
 
-  /** Waits until this broker has applied what the leader applied (read-your-writes). */
+  /**
+   * After a proposal (which resolves once this broker's metadata image has it): waits until
+   * the partition manager has acted on that image too, so the answer reflects the change.
+   */
   private async settle(timeoutMs: number): Promise<void> {
-    const leaderCommit = this.metadata.raftStatus()?.commit ?? 0;
-    const deadline = Date.now() + timeoutMs;
-    while (this.state.appliedIndex < leaderCommit && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    await this.partitions.waitForApplied(this.state.appliedIndex, Math.max(1, deadline - Date.now()));
+    await this.partitions.waitForApplied(this.state.appliedIndex, Math.max(1, timeoutMs));
   }
 
   async createTopics(req: CreateTopicsRequest): Promise<CreateTopicsResponse> {
